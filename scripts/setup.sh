@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs everything aslgate needs on a fresh Debian machine (idempotent):
+# system packages (bubblewrap, clang + sanitizer/fuzzer runtimes, llvm-symbolizer, patch) and a
+# Python virtualenv in .venv with the project installed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+missing() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done; }
+
+pkgs=$(missing bubblewrap clang llvm patch binutils python3 python3-venv ca-certificates)
+if [ -n "$pkgs" ]; then
+  echo "setup: installing system packages: $pkgs"
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $pkgs >/dev/null
+fi
+clang_major=$(clang -dumpversion | cut -d. -f1)
+rt=$(missing "libclang-rt-${clang_major}-dev")
+if [ -n "$rt" ]; then
+  echo "setup: installing $rt"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$rt" >/dev/null
+fi
+
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PY" -m venv .venv
+fi
+stamp=.venv/.aslgate-installed
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  echo "setup: installing aslgate into .venv"
+  .venv/bin/pip install -q --upgrade pip
+  .venv/bin/pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi

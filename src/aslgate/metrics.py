@@ -1,0 +1,23 @@
+"""The metric row: the unit of evidence every suite produces and the policy engine reads."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class MetricRow(BaseModel):
+    """One measured metric for one model, with its interval and the samples behind it.
+
+    Rates carry k successes of n trials; derived metrics (e.g. uplift = model - fuzzer) carry
+    k = n = None and an interval computed by the producer.
+    """
+
+    model: str
+    metric: str  # dotted name, e.g. "cyber.reproduce.l1.success"
+    k: int | None = None
+    n: int | None = None
+    estimate: float
+    low: float  # lower bound of the 95% interval
+    high: float  # upper bound of the 95% interval
+    log: str | None = None  # eval log path
+    sample_ids: list[str] = Field(default_factory=list)
