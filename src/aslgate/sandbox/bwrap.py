@@ -22,7 +22,7 @@ from inspect_ai.util import ExecResult, OutputLimitExceededError, SandboxEnviron
 from inspect_ai.util._sandbox.environment import SandboxEnvironmentConfigType
 from pydantic import BaseModel
 
-from aslgate.sandbox.limits import Cgroup, Limits, apply_rlimits
+from aslgate.sandbox.limits import Cgroup, Limits, launch_prefix
 
 WORKDIR = "/work"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -132,19 +132,15 @@ class Sandbox:
         lim = limits or self.limits
         cgroup = Cgroup.create(f"aslgate-{uuid.uuid4().hex[:12]}", lim)
 
-        def preexec() -> None:
-            apply_rlimits(lim)
-            if cgroup is not None:
-                cgroup.attach_self()
-
+        prefix = launch_prefix(lim, cgroup)
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *self.bwrap_args(lim, cwd, env), *cmd,
+                *prefix, *self.bwrap_args(lim, cwd, env), *cmd,
                 stdin=asyncio.subprocess.PIPE if input is not None else asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-                preexec_fn=preexec, start_new_session=True,
+                start_new_session=True,
             )  # fmt: skip
         except OSError as e:
             if cgroup is not None:
