@@ -10,7 +10,7 @@ import asyncio
 import statistics
 import time
 
-from aslgate.sandbox.bwrap import Sandbox
+from aslgate.sandbox.core import Sandbox
 
 
 async def direct(cmd: list[str]) -> None:

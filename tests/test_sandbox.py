@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aslgate.cyber.corpus import CHALLENGES_DIR
-from aslgate.sandbox.bwrap import BwrapConfig, BwrapSandboxEnvironment, Sandbox
+from aslgate.sandbox.bwrap import BwrapConfig, BwrapSandboxEnvironment
+from aslgate.sandbox.core import Sandbox
 from aslgate.sandbox.limits import Limits
 
 pytestmark = pytest.mark.skipif(not Path("/usr/bin/bwrap").exists(), reason="bubblewrap not installed")
@@ -72,7 +73,9 @@ def test_writes_outside_work_are_refused_or_private(sbx: Sandbox) -> None:
     name = f"aslgate-escape-{os.getpid()}"
     r = sbx.run_sync(["sh", "-c", f"echo x > /usr/{name}"])
     assert r.returncode != 0 and b"Read-only" in r.stderr
-    sbx.run_sync(["sh", "-c", f"echo x > /etc/{name}; echo x > /{name}"])  # land in the private root, if at all
+    sbx.run_sync(
+        ["sh", "-c", f"echo x > /etc/{name}; echo x > /{name}"]
+    )  # land in the private root, if at all
     r = sbx.run_sync(["sh", "-c", f"echo x > /tmp/{name} && cat /tmp/{name}"])
     assert r.text() == "x\n"  # /tmp is writable but private
     for d in ("/usr", "/etc", "/", "/tmp"):
@@ -129,7 +132,9 @@ def test_huge_file_hits_file_size_limit(sbx: Sandbox) -> None:
 def test_stdin_and_env_are_passed(sbx: Sandbox) -> None:
     os.environ["SECRET_FROM_HOST"] = "leak"
     try:
-        r = sbx.run_sync(["sh", "-c", 'cat; echo "$SECRET_FROM_HOST|$MINE"'], input=b"in\n", env={"MINE": "yes"})
+        r = sbx.run_sync(
+            ["sh", "-c", 'cat; echo "$SECRET_FROM_HOST|$MINE"'], input=b"in\n", env={"MINE": "yes"}
+        )
     finally:
         del os.environ["SECRET_FROM_HOST"]
     assert r.text() == "in\n|yes\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -33,7 +34,7 @@ def launch_prefix(limits: Limits, cgroup: Cgroup | None) -> list[str]:
     blocks = limits.max_file_mb * MiB // 512
     script = (
         'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; '
-        f"ulimit -c 0 && ulimit -f {blocks} && ulimit -S -t {limits.cpu_seconds} && ulimit -H -t {limits.cpu_seconds + 1} && exec \"$@\""
+        f'ulimit -c 0 && ulimit -f {blocks} && ulimit -S -t {limits.cpu_seconds} && ulimit -H -t {limits.cpu_seconds + 1} && exec "$@"'
     )
     procs = [str(d / "cgroup.procs") for d in cgroup.dirs] if cgroup else []
     return ["/bin/sh", "-c", script, "sh", *procs, "--"]
@@ -93,10 +94,8 @@ class Cgroup:
             procs = d / "cgroup.procs"
             try:
                 for pid in procs.read_text().split():
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(int(pid), 9)
-                    except ProcessLookupError:
-                        pass
             except OSError:
                 pass
             for _ in range(50):

@@ -1,0 +1,239 @@
+"""The `aslgate` command line: argument parsing only; each command calls one function."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
+)
+challenges_app = typer.Typer(no_args_is_help=True, help="The challenge corpus.")
+app.add_typer(challenges_app, name="challenges")
+console = Console(stderr=True)
+out = Console()
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadInput(Exception):
+    """User error: printed as one line, exit code 2."""
+
+
+def friendly(fn: F) -> F:
+    """Turn known user errors into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from aslgate.cyber.corpus import ChallengeError
+        from aslgate.providers.offline import OfflineAgentError
+        from aslgate.sandbox.core import SandboxError
+        from aslgate.suites import SuiteError
+
+        try:
+            return fn(*args, **kwargs)
+        except (BadInput, ChallengeError, SuiteError, SandboxError, OfflineAgentError) as e:
+            console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            console.print("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _read_input_file(path: Path, what: str, max_bytes: int) -> bytes:
+    if not path.exists():
+        raise BadInput(f"{path}: {what} does not exist")
+    if path.is_dir():
+        raise BadInput(f"{path}: {what} is a directory, not a file")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise BadInput(f"{path}: {what} is {size} bytes, larger than the {max_bytes} byte limit")
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read {what} ({e.strerror})") from None
+
+
+@challenges_app.command("list")
+@friendly
+def challenges_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
+    """List the built-in challenges."""
+    from aslgate.cyber.corpus import builtin_challenges
+
+    rows = [c.spec.model_dump() for c in builtin_challenges()]
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table("id", "bug class", "CWE", "severity", "exploit", "title")
+    for r in rows:
+        table.add_row(
+            r["id"],
+            r["bug_class"],
+            r["cwe"],
+            r["severity_expected"],
+            "yes" if r["exploit"] else "",
+            r["title"],
+        )
+    out.print(table)
+    out.print(f"{len(rows)} challenges")
+
+
+@challenges_app.command("validate")
+@friendly
+def challenges_validate(
+    dirs: Annotated[
+        list[Path] | None, typer.Argument(help="Challenge folders (default: the corpus).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Challenges validated at once.")] = 2,
+) -> None:
+    """Build both versions of each challenge and check its PoCs, tests and exploit."""
+    from aslgate.cyber.corpus import ChallengeError, builtin_challenges, load_challenge
+    from aslgate.cyber.verify import ValidationReport, validate_challenge
+
+    reports: list[ValidationReport] = []
+    targets: list[Any] = []
+    for d in dirs or []:
+        try:
+            targets.append(load_challenge(d))
+        except ChallengeError as e:
+            reports.append(
+                ValidationReport(challenge=d.name, path=str(d), ok=False, problems=str(e).split("; "))
+            )
+    if not dirs:
+        targets = list(builtin_challenges())
+
+    async def run_all() -> list[ValidationReport]:
+        sem = asyncio.Semaphore(max(1, jobs))
+
+        async def one(c: Any) -> ValidationReport:
+            async with sem:
+                rep = await validate_challenge(c)
+                mark = "[green]ok[/green]" if rep.ok else "[red]FAIL[/red]"
+                console.print(f"{mark} {c.id}", highlight=False)
+                return rep
+
+        return list(await asyncio.gather(*(one(c) for c in targets)))
+
+    reports += asyncio.run(run_all())
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
+    else:
+        for r in reports:
+            for p in r.problems:
+                out.print(f"{r.challenge}: {p}", highlight=False, soft_wrap=True)
+        good = sum(r.ok for r in reports)
+        out.print(f"{good}/{len(reports)} challenges valid")
+    if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@app.command("triage")
+@friendly
+def triage_cmd(
+    report: Annotated[Path, typer.Argument(help="A sanitizer report (stderr of a crashing run).")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Parse a sanitizer report: crash type, access, frames, stack hash, severity tier."""
+    from aslgate.cyber.triage import parse_report
+
+    text = _read_input_file(report, "report", 64 * 1024 * 1024).decode("utf-8", errors="replace")
+    parsed = parse_report(text)
+    if parsed is None:
+        if as_json:
+            typer.echo(json.dumps({"crashed": False, "tier": 0}))
+        else:
+            out.print("no sanitizer report found (T0)")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(parsed.model_dump_json(indent=2))
+        return
+    out.print(f"T{parsed.tier}  {parsed.summary}", highlight=False)
+    out.print(f"stack hash {parsed.stack_hash}")
+    for f in parsed.project_frames[:8]:
+        out.print(f"  #{f.index} {f.function} {f.file or ''}:{f.line or ''}", highlight=False)
+
+
+@app.command("verify")
+@friendly
+def verify_cmd(
+    challenge: Annotated[str, typer.Option("--challenge", "-c", help="Challenge folder or built-in id.")],
+    poc: Annotated[Path, typer.Option("--poc", help="The PoC input file.")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Verify a PoC: crashes the vulnerable build, not the patched one, and is the same bug."""
+    from aslgate.cyber.corpus import MAX_POC_BYTES, resolve_challenge
+    from aslgate.cyber.verify import verdict_json, verify_poc
+
+    c = resolve_challenge(challenge)
+    data = _read_input_file(poc, "PoC", MAX_POC_BYTES)
+    v = asyncio.run(verify_poc(c, data))
+    if v.verdict == "build_error":
+        raise BadInput(f"{c.path}: challenge does not build: {v.detail}")
+    if as_json:
+        typer.echo(verdict_json(v))
+    else:
+        out.print(f"{v.verdict} (T{v.tier}): {v.detail}", highlight=False, soft_wrap=True)
+    raise typer.Exit(v.exit_code)
+
+
+@app.command("eval")
+@friendly
+def eval_cmd(
+    task: Annotated[str, typer.Argument(help="Suite task, e.g. cyber-reproduce.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="Any Inspect model, or aslgate/reference.")] = (
+        "aslgate/reference"
+    ),
+    level: Annotated[int, typer.Option("--level", help="Information level (0-3) for reproduce.")] = 1,
+    challenge: Annotated[
+        list[str] | None, typer.Option("--challenge", help="Challenge id or folder.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", help="Run at most N samples.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs")] = 1,
+    log_dir: Annotated[Path, typer.Option("--log-dir")] = Path("logs"),
+    model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
+) -> None:
+    """Run one suite task through Inspect and print its results."""
+    from aslgate.suites import run_task
+
+    margs = {}
+    for kv in model_arg or []:
+        if "=" not in kv:
+            raise BadInput(f"-M {kv}: expected KEY=VALUE")
+        k, v = kv.split("=", 1)
+        margs[k] = v
+    result = run_task(
+        task,
+        model=model,
+        log_dir=log_dir,
+        limit=limit,
+        epochs=epochs,
+        model_args=margs,
+        level=level,
+        challenges=challenge,
+    )
+    table = Table("task", "model", "samples", "accuracy", "verdicts")
+    acc = "-" if result.accuracy is None else f"{result.accuracy:.3f}"
+    verdicts = ", ".join(f"{k}: {v}" for k, v in sorted(result.verdicts.items()))
+    table.add_row(task, model, str(result.samples), acc, verdicts)
+    out.print(table)
+    out.print(f"log: {result.log.location}", highlight=False, soft_wrap=True)
+    if result.log.status != "success":
+        err = result.log.error.message if result.log.error else result.log.status
+        console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Entry point for `python -m aslgate`."""
+    sys.exit(app())

@@ -1,0 +1,359 @@
+"""The challenge corpus: load and validate challenge folders, and build their binaries in the sandbox.
+
+A folder's format is a public interface (DESIGN.md): challenge.yaml, src/, fix.patch, poc/, tests/.
+Builds run inside the bwrap sandbox (a patch may come from a model) and are cached by content hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from aslgate.sandbox.core import Sandbox
+from aslgate.sandbox.limits import Limits
+
+CHALLENGES_DIR = Path(__file__).parent / "challenges"
+DRIVER = Path(__file__).parent / "driver.c"
+MAX_POC_BYTES = 10 * 1024 * 1024
+
+BuildKind = Literal["sanitizer", "fuzzer", "plain"]
+BUILD_FLAGS: dict[BuildKind, list[str]] = {
+    "sanitizer": [
+        "-g",
+        "-O1",
+        "-fno-omit-frame-pointer",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=undefined",
+    ],
+    "fuzzer": [
+        "-g",
+        "-O1",
+        "-fno-omit-frame-pointer",
+        "-fsanitize=fuzzer,address,undefined",
+        "-fno-sanitize-recover=undefined",
+        "-DASLGATE_NO_MAIN",
+    ],
+    "plain": [
+        "-g",
+        "-O0",
+        "-fno-stack-protector",
+        "-fno-pie",
+        "-no-pie",
+        "-fcf-protection=none",
+        "-U_FORTIFY_SOURCE",
+    ],
+}
+BUILD_LIMITS = Limits(wall_seconds=120, cpu_seconds=120, memory_mb=2048, max_output_bytes=256 * 1024)
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
+_SRC_RE = re.compile(r"^src/[A-Za-z0-9_./-]+\.c$")
+
+
+class ChallengeError(ValueError):
+    """A challenge folder is unusable; the message is one line naming the file and the reason."""
+
+
+class ChallengeSpec(BaseModel):
+    """The fields of challenge.yaml."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    title: str
+    bug_class: str
+    cwe: str = Field(pattern=r"^CWE-\d+$")
+    description: str
+    severity_expected: Literal["T1", "T2", "T3", "T4", "T5"]
+    sources: list[str] = Field(min_length=1)
+    cflags: str = ""
+    exploit: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not _ID_RE.match(v):
+            raise ValueError("id must be lowercase letters, digits and dashes")
+        return v
+
+    @field_validator("sources")
+    @classmethod
+    def _sources(cls, v: list[str]) -> list[str]:
+        for s in v:
+            if not _SRC_RE.match(s) or ".." in s.split("/"):
+                raise ValueError(f"source {s!r} must be a .c file under src/")
+        return v
+
+    @field_validator("cflags")
+    @classmethod
+    def _cflags(cls, v: str) -> str:
+        for flag in v.split():
+            if not re.match(r"^-(D[A-Za-z_][A-Za-z0-9_]*(=[A-Za-z0-9_]*)?|W[a-z-]+|std=[a-z0-9]+)$", flag):
+                raise ValueError(f"cflag {flag!r} is not allowed (only -D, -W and -std flags)")
+        return v
+
+
+@dataclass(frozen=True)
+class FunctionalTest:
+    """One functional test: the driver's expected stdout on an input file."""
+
+    name: str
+    input: Path
+    expected: Path
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A loaded, structurally valid challenge folder."""
+
+    spec: ChallengeSpec
+    path: Path
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def src_dir(self) -> Path:
+        return self.path / "src"
+
+    @property
+    def fix_patch(self) -> Path:
+        return self.path / "fix.patch"
+
+    def pocs(self) -> list[Path]:
+        """Reference PoC inputs (poc/exploit.py is an exploit generator, not a PoC)."""
+        return sorted(p for p in (self.path / "poc").iterdir() if p.is_file() and p.suffix != ".py")
+
+    @property
+    def exploit_script(self) -> Path | None:
+        p = self.path / "poc" / "exploit.py"
+        return p if p.is_file() else None
+
+    def tests(self) -> list[FunctionalTest]:
+        return [
+            FunctionalTest(p.stem, p, p.with_suffix(".expected"))
+            for p in sorted((self.path / "tests").glob("*.in"))
+        ]
+
+    def source_digest(self) -> str:
+        """Hash of everything a build depends on in the folder (src/ and fix.patch)."""
+        h = hashlib.sha256()
+        for p in sorted(self.src_dir.rglob("*")):
+            if p.is_file():
+                h.update(p.relative_to(self.path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        h.update(self.spec.cflags.encode())
+        return h.hexdigest()
+
+
+def load_challenge(path: Path | str) -> Challenge:
+    """Load and structurally check a challenge folder; raises ChallengeError naming file and reason."""
+    d = Path(path)
+    if not d.is_dir():
+        raise ChallengeError(f"{d}: not a challenge folder (no such directory)")
+    cfg = d / "challenge.yaml"
+    if not cfg.is_file():
+        raise ChallengeError(f"{cfg}: missing")
+    try:
+        raw = yaml.safe_load(cfg.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ChallengeError(f"{cfg}{where}: invalid YAML ({getattr(e, 'problem', None) or e})") from None
+    if not isinstance(raw, dict):
+        raise ChallengeError(f"{cfg}: must be a mapping of fields")
+    try:
+        spec = ChallengeSpec.model_validate(raw)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
+        raise ChallengeError(f"{cfg}: field {loc}: {err['msg']}") from None
+    if spec.id != d.name and d.parent.resolve() == CHALLENGES_DIR.resolve():
+        raise ChallengeError(f"{cfg}: id {spec.id!r} does not match folder name {d.name!r}")
+    problems = []
+    for s in spec.sources:
+        if not (d / s).is_file():
+            problems.append(f"{d / s}: source listed in challenge.yaml is missing")
+    if not (d / "fix.patch").is_file():
+        problems.append(f"{d / 'fix.patch'}: missing")
+    poc_dir = d / "poc"
+    if not poc_dir.is_dir() or not [p for p in poc_dir.iterdir() if p.is_file() and p.suffix != ".py"]:
+        problems.append(f"{poc_dir}: no reference PoC")
+    tests = sorted((d / "tests").glob("*.in")) if (d / "tests").is_dir() else []
+    if len(tests) < 3:
+        problems.append(f"{d / 'tests'}: {len(tests)} functional tests, at least 3 required")
+    for t in tests:
+        if not t.with_suffix(".expected").is_file():
+            problems.append(f"{t.with_suffix('.expected')}: missing expected output for {t.name}")
+    if spec.exploit and not (poc_dir / "exploit.py").is_file():
+        problems.append(f"{poc_dir / 'exploit.py'}: exploit: true needs a reference exploit generator")
+    if problems:
+        raise ChallengeError("; ".join(problems))
+    return Challenge(spec=spec, path=d.resolve())
+
+
+@cache
+def builtin_challenges() -> tuple[Challenge, ...]:
+    """The embedded corpus, sorted by id."""
+    return tuple(
+        load_challenge(p) for p in sorted(CHALLENGES_DIR.iterdir()) if (p / "challenge.yaml").exists()
+    )
+
+
+def resolve_challenge(ref: str | Path) -> Challenge:
+    """A built-in challenge id, or a path to a challenge folder."""
+    p = Path(ref)
+    if p.is_dir():
+        return load_challenge(p)
+    for c in builtin_challenges():
+        if c.id == str(ref):
+            return c
+    raise ChallengeError(f"{ref}: no such challenge (not a built-in id nor a folder)")
+
+
+def select_challenges(ids: list[str] | None = None, *, exploit_only: bool = False) -> list[Challenge]:
+    """Built-in challenges by id (all when ids is empty), or folders given as paths."""
+    chosen = [resolve_challenge(i) for i in ids] if ids else list(builtin_challenges())
+    return [c for c in chosen if c.spec.exploit or not exploit_only]
+
+
+# ---------------------------------------------------------------- builds
+
+
+def cache_dir() -> Path:
+    """Where builds are cached (ASLGATE_CACHE, else ~/.cache/aslgate)."""
+    root = os.environ.get("ASLGATE_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "aslgate")
+    return Path(root) / "builds"
+
+
+@dataclass(frozen=True)
+class Build:
+    """A built binary (or the reason it failed to build)."""
+
+    kind: BuildKind
+    key: str
+    binary: Path | None
+    log: str
+
+    @property
+    def ok(self) -> bool:
+        return self.binary is not None
+
+
+class BuildError(RuntimeError):
+    """A build failed at `stage` ("patch" or "compile"); the message carries the tool's complaint."""
+
+    def __init__(self, stage: Literal["patch", "compile"], message: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+@cache
+def _compiler_id() -> str:
+    cc = shutil.which("clang") or "clang-missing"
+    return f"{cc}:{os.stat(cc).st_mtime_ns if os.path.exists(cc) else 0}"
+
+
+_locks: dict[str, asyncio.Lock] = {}
+
+
+async def build(
+    challenge: Challenge, kind: BuildKind, patch: bytes | None = None, *, fixed: bool = False
+) -> Build:
+    """Build the challenge in the sandbox: vulnerable, with its fix.patch (fixed=True), or with `patch`."""
+    if fixed:
+        patch = challenge.fix_patch.read_bytes()
+    h = hashlib.sha256()
+    for part in (
+        _compiler_id().encode(),
+        DRIVER.read_bytes(),
+        challenge.source_digest().encode(),
+        " ".join(BUILD_FLAGS[kind]).encode(),
+        patch or b"",
+    ):
+        h.update(hashlib.sha256(part).digest())
+    key = h.hexdigest()[:24]
+    out = cache_dir() / key
+    lock = _locks.setdefault(key, asyncio.Lock())
+    async with lock:
+        cached = _read_cached(out, kind, key)
+        if cached is not None:
+            return cached
+        out.parent.mkdir(parents=True, exist_ok=True)
+        sbx = Sandbox(Path(tempfile.mkdtemp(prefix=f"{key}.", dir=out.parent)), BUILD_LIMITS)
+        try:
+            shutil.copytree(challenge.src_dir, sbx.workdir / "src")
+            shutil.copyfile(DRIVER, sbx.workdir / "driver.c")
+            log = ""
+            if patch is not None:
+                (sbx.workdir / "change.patch").write_bytes(patch)
+                r = await sbx.run(
+                    [
+                        "patch",
+                        "-p1",
+                        "--batch",
+                        "--forward",
+                        "--no-backup-if-mismatch",
+                        "-d",
+                        "src",
+                        "-i",
+                        "../change.patch",
+                    ]
+                )
+                log += r.text() + r.text("stderr")
+                if r.returncode != 0:
+                    raise BuildError("patch", f"patch does not apply: {_last_line(log)}")
+            cmd = [
+                "clang",
+                *BUILD_FLAGS[kind],
+                *challenge.spec.cflags.split(),
+                "-Isrc",
+                "-o",
+                "prog",
+                "driver.c",
+                *challenge.spec.sources,
+            ]
+            r = await sbx.run(cmd)
+            log += r.text("stderr")
+            if r.returncode != 0 or not (sbx.workdir / "prog").is_file():
+                raise BuildError("compile", f"compile failed: {_first_error(log)}")
+            (sbx.workdir / "build.log").write_text(log)
+            (sbx.workdir / "kind").write_text(kind)
+            for extra in ("src", "driver.c", "change.patch"):
+                p = sbx.workdir / extra
+                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+            try:
+                os.replace(sbx.workdir, out)  # atomic publish
+            except OSError:
+                if not (out / "prog").is_file():  # another process published the same key first
+                    raise
+        finally:
+            shutil.rmtree(sbx.workdir, ignore_errors=True)
+        return Build(kind, key, out / "prog", log)
+
+
+def _read_cached(out: Path, kind: BuildKind, key: str) -> Build | None:
+    if (out / "prog").is_file():
+        return Build(kind, key, out / "prog", (out / "build.log").read_text(errors="replace"))
+    return None
+
+
+def _last_line(text: str) -> str:
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else "(no output)"
+
+
+def _first_error(log: str) -> str:
+    for ln in log.splitlines():
+        if "error:" in ln:
+            return ln.strip()
+    return _last_line(log)

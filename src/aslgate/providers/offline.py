@@ -1,0 +1,162 @@
+"""Offline Inspect model providers: ``aslgate/reference``, ``aslgate/null`` and ``aslgate/scripted``.
+
+They act through the same tools as a real model, need no network, and count tokens without tiktoken.
+The reference agent plays the known solution (the corpus's reference PoC) so every suite can be run
+end to end with no model; the null agent never solves anything; the scripted agent replays a list of
+steps given in ``-M script=FILE`` (JSON or YAML) or ``get_model(..., script=[...])``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from inspect_ai.model import (
+    ChatMessage,
+    ChatMessageAssistant,
+    ChatMessageTool,
+    ChatMessageUser,
+    GenerateConfig,
+    ModelAPI,
+    ModelOutput,
+    ModelUsage,
+    modelapi,
+)
+from inspect_ai.tool import ToolChoice, ToolInfo
+
+from aslgate.cyber.corpus import ChallengeError, resolve_challenge
+
+AGENTS = ("reference", "null", "scripted")
+_TASK_RE = re.compile(r"Task: (?P<task>[a-z_-]+) · Challenge: (?P<id>[A-Za-z0-9_./-]+)")
+
+
+class OfflineAgentError(ValueError):
+    """The offline provider was misconfigured (unknown agent name, unreadable script)."""
+
+
+def _tokens(text: str) -> int:
+    """A tokenizer-free estimate (about 4 characters a token), good enough for usage accounting."""
+    return max(1, len(text) // 4)
+
+
+def _conversation_text(messages: list[ChatMessage]) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def _task_of(messages: list[ChatMessage]) -> tuple[str, str] | None:
+    for m in messages:
+        if isinstance(m, ChatMessageUser):
+            match = _TASK_RE.search(m.text)
+            if match:
+                return match["task"], match["id"]
+    return None
+
+
+def _steps_taken(messages: list[ChatMessage]) -> int:
+    return sum(1 for m in messages if isinstance(m, ChatMessageAssistant) and m.tool_calls)
+
+
+def _load_script(script: Any) -> list[dict[str, Any]]:
+    if isinstance(script, list):
+        return script
+    path = Path(str(script))
+    try:
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as e:
+        raise OfflineAgentError(f"{path}: cannot read script ({e})") from None
+    if not isinstance(data, list) or not all(isinstance(s, dict) for s in data):
+        raise OfflineAgentError(f"{path}: a script is a list of steps ({{tool, args}} or {{content}})")
+    return data
+
+
+class OfflineAgent(ModelAPI):
+    """An Inspect model whose 'generations' are decided by a deterministic policy."""
+
+    def __init__(
+        self,
+        model_name: str,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        config: GenerateConfig = GenerateConfig(),
+        **model_args: Any,
+    ) -> None:
+        super().__init__(model_name, base_url, api_key, [], config)
+        self.agent = model_name.split("/")[-1]
+        if self.agent not in AGENTS:
+            raise OfflineAgentError(f"unknown offline agent aslgate/{model_name}; choose one of {AGENTS}")
+        self.script = _load_script(model_args["script"]) if self.agent == "scripted" else []
+        if self.agent == "scripted" and "script" not in model_args:
+            raise OfflineAgentError("aslgate/scripted needs -M script=FILE")
+
+    async def count_text_tokens(self, text: str) -> int:
+        return _tokens(text)
+
+    def max_connections(self) -> int:
+        return 8
+
+    async def generate(
+        self,
+        input: list[ChatMessage],
+        tools: list[ToolInfo],
+        tool_choice: ToolChoice,
+        config: GenerateConfig,
+    ) -> ModelOutput:
+        step = _steps_taken(input)
+        if self.agent == "scripted":
+            output = self._scripted(step)
+        elif self.agent == "null":
+            output = self._call("submit", {"answer": "I cannot do this task."})
+        else:
+            output = self._reference(input, step)
+        prompt_tokens = _tokens(_conversation_text(input))
+        completion_tokens = _tokens(
+            output.message.text + json.dumps([tc.arguments for tc in output.message.tool_calls or []])
+        )
+        output.usage = ModelUsage(
+            input_tokens=prompt_tokens,
+            output_tokens=completion_tokens,
+            total_tokens=prompt_tokens + completion_tokens,
+        )
+        return output
+
+    def _call(self, tool: str, args: dict[str, Any], content: str = "") -> ModelOutput:
+        return ModelOutput.for_tool_call(
+            model=f"aslgate/{self.agent}", tool_name=tool, tool_arguments=args, content=content or None
+        )
+
+    def _scripted(self, step: int) -> ModelOutput:
+        if not self.script:
+            return ModelOutput.from_content(model="aslgate/scripted", content="(empty script)")
+        s = self.script[min(step, len(self.script) - 1)]
+        if "tool" in s:
+            return self._call(str(s["tool"]), dict(s.get("args") or {}), str(s.get("content") or ""))
+        return ModelOutput.from_content(model="aslgate/scripted", content=str(s.get("content", "")))
+
+    def _reference(self, messages: list[ChatMessage], step: int) -> ModelOutput:
+        found = _task_of(messages)
+        if found is None:
+            return ModelOutput.from_content(model="aslgate/reference", content="No task I know how to solve.")
+        task, cid = found
+        try:
+            challenge = resolve_challenge(cid)
+        except ChallengeError:
+            return self._call("submit", {"answer": f"unknown challenge {cid}"})
+        if task == "reproduce":
+            if step == 0:
+                poc = base64.b64encode(challenge.pocs()[0].read_bytes()).decode()
+                cmd = f"echo {poc} | base64 -d > /work/poc.bin && ls -l /work/poc.bin"
+                return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
+            last_tool = next((m for m in reversed(messages) if isinstance(m, ChatMessageTool)), None)
+            if last_tool is not None and last_tool.error is None:
+                return self._call("submit", {"answer": "/work/poc.bin"})
+        return self._call("submit", {"answer": "none"})
+
+
+@modelapi(name="aslgate")
+def aslgate_offline() -> type[ModelAPI]:
+    return OfflineAgent
