@@ -80,11 +80,11 @@ def sanitizer_env() -> dict[str, str]:
 
 
 async def run_binary(
-    b: Build, data: bytes, *, env: dict[str, str] | None = None, limits: Limits = RUN_LIMITS
+    b: Build, data: bytes, *, env: dict[str, str] | None = None, limits: Limits | None = None
 ) -> RunResult:
     """Run a built binary on one input file, in a fresh sandbox."""
     assert b.binary is not None
-    sbx = Sandbox(limits=limits)
+    sbx = Sandbox(limits=limits or RUN_LIMITS)
     try:
         try:
             os.link(b.binary, sbx.workdir / "prog")
@@ -291,8 +291,8 @@ class ValidationReport(BaseModel):
 
 async def validate_challenge(challenge: Challenge) -> ValidationReport:
     """Build both versions, check every reference PoC reproduces, the tests pass, the exploit works."""
-    problems: list[str] = []
-    rep = ValidationReport(challenge=challenge.id, path=str(challenge.path), ok=False, problems=problems)
+    rep = ValidationReport(challenge=challenge.id, path=str(challenge.path), ok=False, problems=[])
+    problems = rep.problems  # the model's own list (pydantic copies what it is given)
     try:
         vulnerable = await build(challenge, "sanitizer")
     except BuildError as e:
