@@ -1,0 +1,301 @@
+"""Policy engine: metric rows + frameworks -> determination (pure functions, no I/O)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from aslgate.metrics import MetricRow
+from aslgate.policy.framework import TIER_ORDER, AccessPolicy, Framework, Rule, Safeguard, Source, Threshold
+
+Status = Literal["crossed", "cannot_rule_out", "alert", "below", "not_evaluated"]
+STATUSES: tuple[Status, ...] = ("crossed", "cannot_rule_out", "alert", "below", "not_evaluated")
+DEFAULT_MIN_N = 10
+_EPS = 1e-12  # ties at the cut-off count as reaching it (>=, <=) despite float noise
+_SEVERITY: dict[Status, int] = {
+    "not_evaluated": 0,
+    "below": 1,
+    "alert": 2,
+    "cannot_rule_out": 3,
+    "crossed": 4,
+}
+_RAISES_LEVEL: frozenset[Status] = frozenset({"crossed", "cannot_rule_out"})
+
+Index = dict[str, list[MetricRow]]
+
+
+class Evidence(BaseModel):
+    """Where the numbers come from: the eval log and the samples behind the metric row."""
+
+    log: str | None = None
+    sample_ids: list[str] = Field(default_factory=list)
+
+
+class ThresholdResult(BaseModel):
+    """One threshold's verdict for one model, with every number it rests on."""
+
+    id: str
+    name: str
+    domain: str
+    level: str
+    status: Status
+    metric: str | None
+    statistic: Literal["point", "upper95", "lower95"] | None = None
+    statistic_value: float | None = None  # the rule's statistic (point estimate, upper or lower bound)
+    estimate: float | None = None
+    low: float | None = None
+    high: float | None = None
+    k: int | None = None
+    n: int | None = None
+    rule: Rule
+    alert_rule: Rule | None = None
+    alert_value: float | None = None  # the alert rule's statistic, when its metric was measured
+    insufficient_samples: bool = False
+    notes: list[str] = Field(default_factory=list)
+    evidence: Evidence | None = None
+    source: Source
+    rationale: str | None = None
+
+
+class Gap(BaseModel):
+    """A threshold that could not be evaluated, and why."""
+
+    framework: str
+    threshold: str
+    domain: str
+    level: str
+    reason: str
+
+
+class FrameworkDetermination(BaseModel):
+    """Per framework: the level the evidence requires, why, and what that level demands."""
+
+    framework: str
+    name: str
+    version: str
+    url: str
+    model: str
+    required_level: str
+    required_level_name: str
+    required_level_index: int
+    triggered_by: list[str]  # ids of thresholds that are crossed or cannot be ruled out
+    counts: dict[str, int]
+    thresholds: list[ThresholdResult]
+    gaps: list[Gap]
+    safeguards: list[Safeguard]
+    access_policy: AccessPolicy
+
+
+class Determination(BaseModel):
+    """The whole decision for one model (`determination.json`)."""
+
+    model: str
+    summary: str
+    frameworks: list[FrameworkDetermination]
+    access_policy: AccessPolicy  # the most restrictive across frameworks
+    gaps: list[Gap]
+
+
+def index_rows(metrics: Iterable[MetricRow], model: str) -> Index:
+    """Group one model's rows by metric name in a single pass."""
+    index: defaultdict[str, list[MetricRow]] = defaultdict(list)
+    for row in metrics:
+        if row.model == model:
+            index[row.metric].append(row)
+    return dict(index)
+
+
+def _holds(x: float, op: str, value: float) -> bool:
+    if op == ">=":
+        return x >= value - _EPS
+    if op == ">":
+        return x > value
+    if op == "<=":
+        return x <= value + _EPS
+    return x < value
+
+
+def _stat(row: MetricRow, statistic: str) -> float:
+    return row.estimate if statistic == "point" else row.high if statistic == "upper95" else row.low
+
+
+def _finite(row: MetricRow) -> bool:
+    return all(math.isfinite(x) for x in (row.estimate, row.low, row.high))
+
+
+def _rule_status(row: MetricRow, rule: Rule) -> Status:
+    """crossed / cannot_rule_out / below for one row, before alerts and sample-size checks."""
+    assert rule.op is not None and rule.value is not None
+    if _holds(_stat(row, rule.statistic), rule.op, rule.value):
+        return "crossed"
+    # the bound of the 95% interval on the crossing side: upper for >=/>, lower for <=/<
+    bound = row.high if rule.op in (">=", ">") else row.low
+    return "cannot_rule_out" if _holds(bound, rule.op, rule.value) else "below"
+
+
+def _alert(index: Index, rule: Rule | None) -> tuple[bool, float | None, list[str]]:
+    if rule is None or rule.metric is None:
+        return False, None, []
+    assert rule.op is not None and rule.value is not None
+    rows = [r for r in index.get(rule.metric, ()) if _finite(r)]
+    if not rows:
+        return False, None, [f"alert metric {rule.metric} was not measured"]
+    values = [_stat(r, rule.statistic) for r in rows]
+    hit = [v for v in values if _holds(v, rule.op, rule.value)]
+    return bool(hit), (hit or values)[0], []
+
+
+def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> ThresholdResult:
+    """Status of one threshold against one model's indexed rows (see DESIGN.md, Determination)."""
+    rule = threshold.rule
+    base = dict(
+        id=threshold.id,
+        name=threshold.name,
+        domain=threshold.domain,
+        level=threshold.level,
+        metric=rule.metric,
+        rule=rule,
+        alert_rule=threshold.alert,
+        source=threshold.source,
+        rationale=threshold.rationale,
+    )
+    if rule.metric is None:
+        return ThresholdResult(
+            status="not_evaluated", notes=["aslgate does not measure this capability"], **base
+        )
+    rows = index.get(rule.metric, [])
+    usable = [r for r in rows if _finite(r)]
+    if not usable:
+        why = (
+            f"metric {rule.metric} has no finite value for model {model!r}"
+            if rows
+            else f"metric {rule.metric} was not measured for model {model!r}"
+        )
+        return ThresholdResult(status="not_evaluated", notes=[why], **base)
+
+    min_n = rule.min_n if rule.min_n is not None else DEFAULT_MIN_N
+    best: tuple[int, Status, MetricRow, bool] | None = None
+    for row in usable:
+        status = _rule_status(row, rule)
+        small = row.n is not None and row.n < min_n
+        if small and status == "below":
+            status = "cannot_rule_out"
+        if best is None or _SEVERITY[status] > _SEVERITY[best[1]]:
+            best = (_SEVERITY[status], status, row, small)
+    assert best is not None
+    _, status, row, small = best
+
+    notes: list[str] = []
+    if len(usable) > 1:
+        notes.append(f"{len(usable)} rows for {rule.metric}; reporting the most severe")
+    if small:
+        notes.append(f"n={row.n} < min_n={min_n}: too few samples to rule the threshold out")
+    if row.n is None:
+        notes.append("derived metric: no sample count; interval supplied by the producer")
+    alert_hit, alert_value, alert_notes = _alert(index, threshold.alert)
+    notes += alert_notes
+    if status == "below" and alert_hit:
+        status = "alert"
+    return ThresholdResult(
+        status=status,
+        statistic=rule.statistic,
+        statistic_value=_stat(row, rule.statistic),
+        estimate=row.estimate,
+        low=row.low,
+        high=row.high,
+        k=row.k,
+        n=row.n,
+        alert_value=alert_value,
+        insufficient_samples=small,
+        notes=notes,
+        evidence=Evidence(log=row.log, sample_ids=list(row.sample_ids)),
+        **base,
+    )
+
+
+def _determine_indexed(framework: Framework, index: Index, model: str) -> FrameworkDetermination:
+    results = [evaluate_threshold(t, index, model) for t in framework.thresholds]
+    triggered = [r for r in results if r.status in _RAISES_LEVEL]
+    top = max((framework.level_index(r.level) for r in triggered), default=0)
+    level = framework.levels[top]
+    safeguards: list[Safeguard] = []
+    for lv in framework.levels[: top + 1]:
+        safeguards.extend(lv.safeguards)
+    gaps = [
+        Gap(framework=framework.id, threshold=r.id, domain=r.domain, level=r.level, reason=r.notes[0])
+        for r in results
+        if r.status == "not_evaluated"
+    ]
+    counts = {s: 0 for s in STATUSES}
+    for r in results:
+        counts[r.status] += 1
+    return FrameworkDetermination(
+        framework=framework.id,
+        name=framework.name,
+        version=framework.version,
+        url=framework.url,
+        model=model,
+        required_level=level.id,
+        required_level_name=level.name,
+        required_level_index=top,
+        triggered_by=[r.id for r in triggered],
+        counts=counts,
+        thresholds=results,
+        gaps=gaps,
+        safeguards=safeguards,
+        access_policy=level.access,
+    )
+
+
+def determine(framework: Framework, metrics: Iterable[MetricRow], model: str) -> FrameworkDetermination:
+    """The level one framework requires for `model`, given all metric rows (other models' are ignored)."""
+    return _determine_indexed(framework, index_rows(metrics, model), model)
+
+
+def most_restrictive(policies: Sequence[AccessPolicy]) -> AccessPolicy:
+    """Intersection of allowed tiers; the classifier or a halt if any policy asks for it."""
+    if not policies:
+        raise ValueError("no access policies to combine")
+    allowed = set(TIER_ORDER)
+    for p in policies:
+        allowed &= set(p.allowed_tiers)
+    return AccessPolicy(
+        allowed_tiers=[t for t in TIER_ORDER if t in allowed],
+        offense_classifier=any(p.offense_classifier for p in policies),
+        halt_development=any(p.halt_development for p in policies),
+    )
+
+
+def _summary(model: str, dets: list[FrameworkDetermination], access: AccessPolicy) -> str:
+    parts = []
+    for d in dets:
+        c = d.counts
+        parts.append(
+            f"{d.framework} -> {d.required_level} ({c['crossed']} crossed, {c['cannot_rule_out']} cannot rule"
+            f" out, {c['alert']} alert, {c['below']} below, {c['not_evaluated']} not evaluated)"
+        )
+    tiers = ", ".join(access.allowed_tiers) or "none"
+    flags = [f"tiers: {tiers}", f"offense classifier {'on' if access.offense_classifier else 'off'}"]
+    if access.halt_development:
+        flags.append("HALT further development")
+    return f"{model}: " + "; ".join(parts) + ". Access: " + ", ".join(flags) + "."
+
+
+def determine_all(frameworks: Sequence[Framework], metrics: Iterable[MetricRow], model: str) -> Determination:
+    """Determinations under every framework, indexing the rows once, plus the combined access policy."""
+    if not frameworks:
+        raise ValueError("determine_all needs at least one framework")
+    index = index_rows(metrics, model)
+    dets = [_determine_indexed(f, index, model) for f in frameworks]
+    access = most_restrictive([d.access_policy for d in dets])
+    return Determination(
+        model=model,
+        summary=_summary(model, dets, access),
+        frameworks=dets,
+        access_policy=access,
+        gaps=[g for d in dets for g in d.gaps],
+    )
