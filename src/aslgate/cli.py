@@ -34,13 +34,24 @@ def friendly(fn: F) -> F:
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from aslgate.cyber.corpus import ChallengeError
+        from aslgate.policy.framework import FrameworkError
         from aslgate.providers.offline import OfflineAgentError
         from aslgate.sandbox.core import SandboxError
+        from aslgate.store.db import StoreError
         from aslgate.suites import SuiteError
 
+        user_errors = (
+            BadInput,
+            ChallengeError,
+            SuiteError,
+            SandboxError,
+            OfflineAgentError,
+            FrameworkError,
+            StoreError,
+        )
         try:
             return fn(*args, **kwargs)
-        except (BadInput, ChallengeError, SuiteError, SandboxError, OfflineAgentError) as e:
+        except user_errors as e:
             console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
@@ -74,16 +85,11 @@ def challenges_list(as_json: Annotated[bool, typer.Option("--json", help="JSON o
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "bug class", "CWE", "severity", "exploit", "title")
+    table = Table("id", "bug class", "CWE", "severity", "exploit")
+    for col in table.columns[:2]:
+        col.no_wrap = True
     for r in rows:
-        table.add_row(
-            r["id"],
-            r["bug_class"],
-            r["cwe"],
-            r["severity_expected"],
-            "yes" if r["exploit"] else "",
-            r["title"],
-        )
+        table.add_row(r["id"], r["bug_class"], r["cwe"], r["severity_expected"], "yes" if r["exploit"] else "")
     out.print(table)
     out.print(f"{len(rows)} challenges")
 
@@ -232,6 +238,120 @@ def eval_cmd(
         err = result.log.error.message if result.log.error else result.log.status
         console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
         raise typer.Exit(1)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """Accept repeated options and comma-separated lists alike."""
+    return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+@app.command("assess")
+@friendly
+def assess_cmd(
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="Model(s); default: the offline reference agent."),
+    ] = None,
+    suite: Annotated[
+        list[str] | None, typer.Option("--suite", help="Suites to run (default: cyber).")
+    ] = None,
+    framework: Annotated[
+        list[str] | None, typer.Option("--framework", help="rsp, preparedness, fsf or a YAML path.")
+    ] = None,
+    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 1,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per task.")] = None,
+    level: Annotated[int, typer.Option("--level", help="Information level for reproduction (0-3).")] = 1,
+    challenge: Annotated[
+        list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: ASLGATE_DB or ./aslgate.db)."),
+    ] = None,
+) -> None:
+    """Run the suites, determine under each framework, and write determination.json and the system card."""
+    from aslgate.assess import AssessConfig, assess
+
+    cfg = AssessConfig(
+        models=_split(model) or ["aslgate/reference"],
+        suites=_split(suite) or ["cyber"],
+        frameworks=_split(framework) or ["rsp", "preparedness", "fsf"],
+        epochs=epochs,
+        limit=limit,
+        level=level,
+        challenges=_split(challenge),
+        out=out_dir,
+        db=db,
+    )
+    result = assess(cfg)
+    bad = [i for i in result.ingested if i.status == "error"]
+    for i in bad:
+        console.print(f"[red]log not ingested:[/red] {i.path}: {i.detail}", highlight=False)
+    for o in result.outcomes:
+        table = Table(
+            "framework",
+            "required level",
+            "crossed / cannot rule out",
+            "not evaluated",
+            title=f"{o.model}",
+            title_justify="left",
+        )
+        for f in o.determination.frameworks:
+            table.add_row(
+                f.name,
+                f"{f.required_level} ({f.required_level_name})",
+                ", ".join(f.triggered_by) or "-",
+                str(sum(1 for t in f.thresholds if t.status == "not_evaluated")),
+            )
+        out.print(table)
+        ap = o.determination.access_policy
+        out.print(
+            f"access: tiers {', '.join(ap.allowed_tiers) or 'none'}; offense classifier "
+            f"{'on' if ap.offense_classifier else 'off'}; halt development {'yes' if ap.halt_development else 'no'}"
+        )
+        for name, p in o.files.items():
+            out.print(f"  {name}: {p}", highlight=False, soft_wrap=True)
+    if not result.complete or bad:
+        console.print("[yellow]some samples did not finish; run the same command again to resume[/yellow]")
+        raise typer.Exit(1)
+
+
+@app.command("ingest")
+@friendly
+def ingest_cmd(
+    logs: Annotated[list[Path], typer.Argument(help="Inspect .eval/.json logs.")],
+    db: Annotated[str | None, typer.Option("--db")] = None,
+) -> None:
+    """Import eval logs produced elsewhere (e.g. by `inspect eval`) into the results store."""
+    from aslgate.store.db import Store
+
+    store = Store(db)
+    failed = 0
+    for p in logs:
+        r = store.ingest_log(p)
+        failed += r.status == "error"
+        style = {"ingested": "green", "duplicate": "yellow", "error": "red"}[r.status]
+        detail = r.detail or f"{r.metrics} metric rows"
+        console.print(f"[{style}]{r.status}[/{style}] {p}: {detail}", highlight=False, soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command("report")
+@friendly
+def report_cmd(
+    model: Annotated[str, typer.Option("--model", "-m")],
+    out_dir: Annotated[Path, typer.Option("--out")] = Path("out"),
+    db: Annotated[str | None, typer.Option("--db")] = None,
+) -> None:
+    """Regenerate the system card of a model from the results store alone."""
+    from aslgate.report.card import card_from_store, render_system_card
+    from aslgate.store.db import Store
+
+    files = render_system_card(card_from_store(Store(db), model), out_dir)
+    for name, p in files.items():
+        out.print(f"{name}: {p}", highlight=False, soft_wrap=True)
 
 
 def main() -> None:

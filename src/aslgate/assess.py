@@ -1,0 +1,152 @@
+"""`aslgate assess`: run the suites, ingest the logs, determine under each framework, write the system card.
+
+Resumable: the suites run as an Inspect eval set in a log directory keyed by the run configuration, so
+running the same command again after an interruption reuses every finished sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from inspect_ai import Task, eval_set
+from inspect_ai.log import read_eval_log
+from pydantic import BaseModel, Field
+
+from aslgate import __version__
+from aslgate.cyber.tasks import LEVELS, cyber_reproduce
+from aslgate.policy.engine import Determination, determine_all
+from aslgate.policy.framework import load_frameworks
+from aslgate.store.db import IngestOutcome, Store
+from aslgate.suites import DEFAULT_MODEL, SuiteError, check_model
+
+SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {
+    "cyber": lambda cfg: [cyber_reproduce(level=cfg.level, challenges=cfg.challenges or None)],
+}
+DEFAULT_FRAMEWORKS = ["rsp", "preparedness", "fsf"]
+
+
+class AssessConfig(BaseModel):
+    """Everything that defines an assessment run (its hash names the resumable log directory)."""
+
+    models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL])
+    suites: list[str] = Field(default_factory=lambda: ["cyber"])
+    frameworks: list[str] = Field(default_factory=lambda: list(DEFAULT_FRAMEWORKS))
+    epochs: int = Field(1, ge=1)
+    limit: int | None = Field(None, ge=1)
+    level: int = 1
+    challenges: list[str] = Field(default_factory=list)
+    out: Path = Path("out")
+    db: str | None = None
+
+    def run_key(self) -> str:
+        """Hash of what determines the eval logs (not where reports go)."""
+        what = self.model_dump(
+            mode="json", include={"models", "suites", "epochs", "limit", "level", "challenges"}
+        )
+        return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
+
+
+@dataclass
+class ModelOutcome:
+    """What assess produced for one model."""
+
+    model: str
+    determination: Determination
+    files: dict[str, Path]
+
+
+@dataclass
+class AssessResult:
+    """The whole run: per-model outcomes and the ingest report of every log."""
+
+    out: Path
+    log_dir: Path
+    outcomes: list[ModelOutcome] = field(default_factory=list)
+    ingested: list[IngestOutcome] = field(default_factory=list)
+    complete: bool = True
+
+
+def model_slug(model: str) -> str:
+    """A file-system-safe name for a model."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
+
+
+def _check(cfg: AssessConfig) -> None:
+    unknown = [s for s in cfg.suites if s not in SUITES]
+    if unknown:
+        raise SuiteError(f"unknown suite {unknown[0]!r}; choose from: {', '.join(SUITES)}")
+    if cfg.level not in LEVELS:
+        raise SuiteError(f"--level must be one of {sorted(LEVELS)}")
+    for m in cfg.models:
+        check_model(m)
+
+
+def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
+    """Run the suites for every model, then determine and report. Inputs are all checked before any work."""
+    frameworks = load_frameworks(list(cfg.frameworks))  # a bad framework file fails before any eval runs
+    _check(cfg)
+    store = Store(cfg.db)
+    tasks = [t for s in cfg.suites for t in SUITES[s](cfg)]
+    out = cfg.out.resolve()
+    log_dir = out / "logs" / cfg.run_key()
+    log_dir.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
+    complete, logs = eval_set(
+        tasks,
+        log_dir=str(log_dir),
+        model=list(cfg.models),
+        epochs=cfg.epochs,
+        limit=cfg.limit,
+        display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
+        retry_attempts=1,
+        fail_on_error=False,
+        log_dir_allow_dirty=True,
+    )
+    result = AssessResult(out=out, log_dir=log_dir, complete=complete)
+    run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))
+    for log in logs:
+        result.ingested.append(store.ingest_log(log.location, run_id=run_id))
+    many = len(cfg.models) > 1
+    for model in cfg.models:
+        metrics = store.metrics(model, run_id=run_id)
+        det = determine_all(frameworks, metrics, model)
+        target = out / model_slug(model) if many else out
+        target.mkdir(parents=True, exist_ok=True)
+        files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg)
+        store.save_determination(model, det.model_dump(mode="json"), run_id=run_id)
+        result.outcomes.append(ModelOutcome(model, det, files))
+    return result
+
+
+def write_outputs(
+    det: Determination, target: Path, *, store: Store, run_id: int, cfg: AssessConfig
+) -> dict[str, Path]:
+    """determination.json, then the system card (HTML + PDF), written atomically."""
+    path = target / "determination.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(det.model_dump(mode="json"), indent=2))
+    os.replace(tmp, path)
+    files = {"determination": path}
+    from aslgate.report.card import CardData, log_summary, render_system_card
+
+    logs = []
+    for p in store.logs(det.model, run_id=run_id):
+        logs.append(log_summary(read_eval_log(p), p))
+    card = CardData(
+        model=det.model,
+        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        aslgate_version=__version__,
+        run=cfg.model_dump(mode="json", exclude={"db", "out"}),
+        determination=det,
+        metrics=store.metrics(det.model, run_id=run_id),
+        logs=logs,
+    )
+    files.update(render_system_card(card, target))
+    return files

@@ -1,0 +1,184 @@
+"""The results store: SQLite by default, any SQLAlchemy URL via --db or ASLGATE_DB; migrated by Alembic."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from alembic import command
+from alembic.config import Config
+from inspect_ai.log import read_eval_log
+from sqlalchemy import create_engine, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from aslgate.evidence import metrics_from_log
+from aslgate.metrics import MetricRow
+from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, Run
+
+DEFAULT_DB = "sqlite:///aslgate.db"
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used (unreachable, bad URL); one line for the user."""
+
+
+@dataclass
+class IngestOutcome:
+    """What happened to one log on ingest."""
+
+    path: str
+    status: Literal["ingested", "duplicate", "error"]
+    detail: str = ""
+    metrics: int = 0
+
+
+def resolve_url(url: str | None) -> str:
+    """--db, else ASLGATE_DB, else a SQLite file in the current directory; bare paths become SQLite URLs."""
+    url = url or os.environ.get("ASLGATE_DB") or DEFAULT_DB
+    return url if "://" in url else f"sqlite:///{Path(url).resolve()}"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Store:
+    """Runs, eval logs, metric rows and determinations."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_url(url)
+        try:
+            if self.url.startswith("sqlite:///"):
+                Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url)
+            with self.engine.begin() as conn:
+                cfg = Config()
+                cfg.set_main_option("script_location", str(MIGRATIONS))
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "head")
+        except (SQLAlchemyError, OSError, ImportError) as e:
+            reason = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+            raise StoreError(f"cannot use database {self._safe_url()}: {reason}") from None
+
+    def _safe_url(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL is shown as given, minus nothing secret-looking
+            return self.url.split("@")[-1]
+
+    def run(self, name: str, config: dict[str, Any] | None = None) -> int:
+        """The id of the run called `name`, created if new."""
+        with Session(self.engine) as s, s.begin():
+            run = s.scalars(select(Run).where(Run.name == name)).first()
+            if run is None:
+                run = Run(name=name, config=config or {})
+                s.add(run)
+                s.flush()
+            return run.id
+
+    def ingest_log(self, path: Path | str, run_id: int | None = None) -> IngestOutcome:
+        """Import one eval log and its metric rows in a single transaction (all or nothing)."""
+        p = Path(path)
+        try:
+            digest = _file_sha256(p)
+            log = read_eval_log(str(p))
+        except Exception as e:  # Inspect raises many types for a corrupt or truncated log
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            return IngestOutcome(str(p), "error", f"unreadable eval log ({type(e).__name__}: {first})")
+        with Session(self.engine) as s, s.begin():
+            existing = s.scalars(select(EvalLogRecord).where(EvalLogRecord.sha256 == digest)).first()
+            if existing is not None:
+                if run_id is not None and existing.run_id is None:
+                    existing.run_id = run_id
+                return IngestOutcome(str(p), "duplicate", f"already ingested as {existing.path}")
+            rows = metrics_from_log(log, str(p.resolve()))
+            rec = EvalLogRecord(
+                sha256=digest,
+                path=str(p.resolve()),
+                task=log.eval.task,
+                model=log.eval.model,
+                status=log.status,
+                samples=len(log.samples or []),
+                created=str(log.eval.created),
+                run_id=run_id,
+            )
+            rec.metrics = [
+                MetricRecord(
+                    model=r.model,
+                    metric=r.metric,
+                    k=r.k,
+                    n=r.n,
+                    estimate=r.estimate,
+                    low=r.low,
+                    high=r.high,
+                    sample_ids=r.sample_ids,
+                )
+                for r in rows
+            ]
+            s.add(rec)
+        return IngestOutcome(str(p), "ingested", metrics=len(rows))
+
+    def metrics(self, model: str, run_id: int | None = None) -> list[MetricRow]:
+        """The model's metric rows: from one run, or else the newest log's row for each metric."""
+        with Session(self.engine) as s:
+            q = (
+                select(MetricRecord, EvalLogRecord)
+                .join(EvalLogRecord, MetricRecord.log_id == EvalLogRecord.id)
+                .where(MetricRecord.model == model)
+                .order_by(EvalLogRecord.created, EvalLogRecord.id)
+            )
+            if run_id is not None:
+                q = q.where(EvalLogRecord.run_id == run_id)
+            newest: dict[str, MetricRow] = {}
+            for m, log in s.execute(q):
+                newest[m.metric] = MetricRow(
+                    model=m.model,
+                    metric=m.metric,
+                    k=m.k,
+                    n=m.n,
+                    estimate=m.estimate,
+                    low=m.low,
+                    high=m.high,
+                    log=log.path,
+                    sample_ids=list(m.sample_ids or []),
+                )
+            return sorted(newest.values(), key=lambda r: r.metric)
+
+    def models(self) -> list[str]:
+        with Session(self.engine) as s:
+            return sorted(set(s.scalars(select(EvalLogRecord.model))))
+
+    def logs(self, model: str | None = None, run_id: int | None = None) -> list[str]:
+        """Paths of ingested logs, oldest first."""
+        with Session(self.engine) as s:
+            q = select(EvalLogRecord.path).order_by(EvalLogRecord.created, EvalLogRecord.id)
+            if model:
+                q = q.where(EvalLogRecord.model == model)
+            if run_id is not None:
+                q = q.where(EvalLogRecord.run_id == run_id)
+            return list(s.scalars(q))
+
+    def save_determination(self, model: str, body: dict[str, Any], run_id: int | None = None) -> None:
+        with Session(self.engine) as s, s.begin():
+            s.add(DeterminationRecord(model=model, body=body, run_id=run_id))
+
+    def latest_determination(self, model: str) -> dict[str, Any] | None:
+        with Session(self.engine) as s:
+            q = (
+                select(DeterminationRecord)
+                .where(DeterminationRecord.model == model)
+                .order_by(DeterminationRecord.id.desc())
+            )
+            rec = s.scalars(q).first()
+            return dict(rec.body) if rec else None

@@ -1,0 +1,74 @@
+"""SQLAlchemy models of the results store: runs, eval logs, metric rows, determinations."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One `aslgate assess` invocation."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)  # stable id, e.g. the output directory
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    config: Mapped[dict] = mapped_column(JSON, default=dict)
+    logs: Mapped[list[EvalLogRecord]] = relationship(back_populates="run")
+
+
+class EvalLogRecord(Base):
+    """An ingested Inspect eval log, identified by its content hash (re-ingesting is a no-op)."""
+
+    __tablename__ = "eval_logs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    path: Mapped[str] = mapped_column(Text)
+    task: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    samples: Mapped[int] = mapped_column(Integer)
+    created: Mapped[str] = mapped_column(String(64))  # the log's own eval.created timestamp
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    run: Mapped[Run | None] = relationship(back_populates="logs")
+    metrics: Mapped[list[MetricRecord]] = relationship(back_populates="log", cascade="all, delete-orphan")
+
+
+class MetricRecord(Base):
+    """One metric row (DESIGN.md 'Metrics') computed from one eval log."""
+
+    __tablename__ = "metrics"
+    __table_args__ = (UniqueConstraint("log_id", "model", "metric"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    log_id: Mapped[int] = mapped_column(ForeignKey("eval_logs.id"), index=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    metric: Mapped[str] = mapped_column(String(200), index=True)
+    k: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    estimate: Mapped[float] = mapped_column(Float)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    sample_ids: Mapped[list] = mapped_column(JSON, default=list)
+    log: Mapped[EvalLogRecord] = relationship(back_populates="metrics")
+
+
+class DeterminationRecord(Base):
+    """A determination (all frameworks) for one model, as written to determination.json."""
+
+    __tablename__ = "determinations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+    body: Mapped[dict] = mapped_column(JSON)
