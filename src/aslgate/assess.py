@@ -42,13 +42,14 @@ class AssessConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
+    model_args: dict[str, str] = Field(default_factory=dict)
     out: Path = Path("out")
     db: str | None = None
 
     def run_key(self) -> str:
         """Hash of what determines the eval logs (not where reports go)."""
         what = self.model_dump(
-            mode="json", include={"models", "suites", "epochs", "limit", "level", "challenges"}
+            mode="json", include={"models", "suites", "epochs", "limit", "level", "challenges", "model_args"}
         )
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -85,7 +86,7 @@ def _check(cfg: AssessConfig) -> None:
     if cfg.level not in LEVELS:
         raise SuiteError(f"--level must be one of {sorted(LEVELS)}")
     for m in cfg.models:
-        check_model(m)
+        check_model(m, cfg.model_args)
 
 
 def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
@@ -102,12 +103,14 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         tasks,
         log_dir=str(log_dir),
         model=list(cfg.models),
+        model_args=dict(cfg.model_args),
         epochs=cfg.epochs,
         limit=cfg.limit,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
         retry_attempts=1,
         fail_on_error=False,
         log_dir_allow_dirty=True,
+        log_buffer=1,  # flush every finished sample so an interrupted run loses none
     )
     result = AssessResult(out=out, log_dir=log_dir, complete=complete)
     run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))

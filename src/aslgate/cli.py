@@ -89,7 +89,9 @@ def challenges_list(as_json: Annotated[bool, typer.Option("--json", help="JSON o
     for col in table.columns[:2]:
         col.no_wrap = True
     for r in rows:
-        table.add_row(r["id"], r["bug_class"], r["cwe"], r["severity_expected"], "yes" if r["exploit"] else "")
+        table.add_row(
+            r["id"], r["bug_class"], r["cwe"], r["severity_expected"], "yes" if r["exploit"] else ""
+        )
     out.print(table)
     out.print(f"{len(rows)} challenges")
 
@@ -212,12 +214,7 @@ def eval_cmd(
     """Run one suite task through Inspect and print its results."""
     from aslgate.suites import run_task
 
-    margs = {}
-    for kv in model_arg or []:
-        if "=" not in kv:
-            raise BadInput(f"-M {kv}: expected KEY=VALUE")
-        k, v = kv.split("=", 1)
-        margs[k] = v
+    margs = _model_args(model_arg)
     result = run_task(
         task,
         model=model,
@@ -238,6 +235,17 @@ def eval_cmd(
         err = result.log.error.message if result.log.error else result.log.status
         console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
         raise typer.Exit(1)
+
+
+def _model_args(pairs: list[str] | None) -> dict[str, str]:
+    """-M KEY=VALUE options as a dict."""
+    margs = {}
+    for kv in pairs or []:
+        if "=" not in kv:
+            raise BadInput(f"-M {kv}: expected KEY=VALUE")
+        k, v = kv.split("=", 1)
+        margs[k] = v
+    return margs
 
 
 def _split(values: list[str] | None) -> list[str]:
@@ -264,6 +272,7 @@ def assess_cmd(
     challenge: Annotated[
         list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
     ] = None,
+    model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     db: Annotated[
         str | None,
@@ -281,6 +290,7 @@ def assess_cmd(
         limit=limit,
         level=level,
         challenges=_split(challenge),
+        model_args=_model_args(model_arg),
         out=out_dir,
         db=db,
     )

@@ -35,12 +35,12 @@ class SuiteResult:
     verdicts: dict[str, int]
 
 
-def check_model(model: str) -> None:
+def check_model(model: str, model_args: dict[str, Any] | None = None) -> None:
     """Fail early, with one line, on a model Inspect cannot resolve."""
     from inspect_ai.model import get_model
 
     try:
-        get_model(model)
+        get_model(model, **(model_args or {}))
     except Exception as e:  # Inspect raises several types for an unknown provider or a missing key
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise SuiteError(f"model {model!r} is not usable: {first}") from None
@@ -60,7 +60,7 @@ def run_task(
     """Run one suite task through Inspect and summarise its log."""
     if name not in TASKS:
         raise SuiteError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
-    check_model(model)
+    check_model(model, model_args)
     try:
         task = TASKS[name](**task_args)
     except (ValueError, TypeError) as e:

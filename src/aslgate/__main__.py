@@ -1,0 +1,3 @@
+from aslgate.cli import main
+
+main()
