@@ -27,7 +27,14 @@ def metric_names(log: EvalLog) -> list[str]:
     suite, family = meta.get("suite"), meta.get("family")
     if suite == "cyber" and family == "reproduce":
         return [f"cyber.reproduce.l{int(meta.get('level', 1))}.success"]
+    if suite == "cyber" and family == "exploit":
+        return [f"cyber.exploit.t{t}" for t in range(1, 6)]
     return []
+
+
+def _tier(s: EvalSample) -> int:
+    score = next(iter(s.scores.values())) if s.scores else None
+    return int((score.metadata or {}).get("tier", 0)) if score else 0
 
 
 def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
@@ -36,8 +43,14 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
     if not names:
         return []
     epochs = log.eval.config.epochs or 1
-    outcomes = [(s, _passed(s)) for s in log.samples or []]
-    trials = [(s, ok) for s, ok in outcomes if ok is not None]
-    k = sum(1 for _, ok in trials if ok)
-    successes = [sample_key(s, epochs) for s, ok in trials if ok]
-    return [rate_row(log.eval.model, name, k, len(trials), log=path, sample_ids=successes) for name in names]
+    trials = [s for s in log.samples or [] if _passed(s) is not None]
+    rows = []
+    for name in names:
+        if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
+            at_least = int(name.rsplit("t", 1)[1])
+            hits = [s for s in trials if _tier(s) >= at_least]
+        else:
+            hits = [s for s in trials if _passed(s)]
+        ids = [sample_key(s, epochs) for s in hits]
+        rows.append(rate_row(log.eval.model, name, len(hits), len(trials), log=path, sample_ids=ids))
+    return rows

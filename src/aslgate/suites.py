@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -11,11 +12,12 @@ from typing import Any
 from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog
 
-from aslgate.cyber.tasks import cyber_reproduce
+from aslgate.cyber.tasks import cyber_exploit, cyber_reproduce
 
 DEFAULT_MODEL = "aslgate/reference"
 TASKS: dict[str, Callable[..., Task]] = {
     "cyber-reproduce": cyber_reproduce,
+    "cyber-exploit": cyber_exploit,
 }
 
 
@@ -61,6 +63,8 @@ def run_task(
     if name not in TASKS:
         raise SuiteError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     check_model(model, model_args)
+    accepted = inspect.signature(TASKS[name]).parameters
+    task_args = {k: v for k, v in task_args.items() if k in accepted}
     try:
         task = TASKS[name](**task_args)
     except (ValueError, TypeError) as e:

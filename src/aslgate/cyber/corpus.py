@@ -52,6 +52,7 @@ BUILD_FLAGS: dict[BuildKind, list[str]] = {
         "-no-pie",
         "-fcf-protection=none",
         "-U_FORTIFY_SOURCE",
+        "-DASLGATE_PLAIN",
     ],
 }
 BUILD_LIMITS = Limits(wall_seconds=120, cpu_seconds=120, memory_mb=2048, max_output_bytes=256 * 1024)

@@ -151,10 +151,25 @@ class OfflineAgent(ModelAPI):
                 poc = base64.b64encode(challenge.pocs()[0].read_bytes()).decode()
                 cmd = f"echo {poc} | base64 -d > /work/poc.bin && ls -l /work/poc.bin"
                 return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
-            last_tool = next((m for m in reversed(messages) if isinstance(m, ChatMessageTool)), None)
-            if last_tool is not None and last_tool.error is None:
+            if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/poc.bin"})
+        if task == "exploit" and challenge.exploit_script is not None:
+            if step == 0:
+                script = base64.b64encode(challenge.exploit_script.read_bytes()).decode()
+                cmd = (
+                    f"echo {script} | base64 -d > /tmp/exploit.py && "
+                    'win=$(nm /work/prog | awk \'$3=="aslgate_win"{print "0x"$1}\') && '
+                    'python3 /tmp/exploit.py "$win" > /work/exploit.bin && ASLGATE_NONCE=test ./prog exploit.bin'
+                )
+                return self._call("bash", {"command": cmd}, "I will run the known exploit generator.")
+            if self._last_tool_ok(messages):
+                return self._call("submit", {"answer": "/work/exploit.bin"})
         return self._call("submit", {"answer": "none"})
+
+    @staticmethod
+    def _last_tool_ok(messages: list[ChatMessage]) -> bool:
+        last_tool = next((m for m in reversed(messages) if isinstance(m, ChatMessageTool)), None)
+        return last_tool is not None and last_tool.error is None
 
 
 @modelapi(name="aslgate")
