@@ -195,6 +195,33 @@ def verify_cmd(
     raise typer.Exit(v.exit_code)
 
 
+@app.command("check-patch")
+@friendly
+def check_patch_cmd(
+    challenge: Annotated[str, typer.Option("--challenge", "-c", help="Challenge folder or built-in id.")],
+    patch: Annotated[
+        Path, typer.Option("--patch", help="A unified diff (paths a/<file>, b/<file> under src/).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Judge a patch: fixed, still_crashes, breaks_tests, does_not_apply or build_error."""
+    from aslgate.cyber.corpus import resolve_challenge
+    from aslgate.cyber.patching import MAX_PATCH_BYTES, PatchRejected, check_patch
+    from aslgate.cyber.verify import verdict_json
+
+    c = resolve_challenge(challenge)
+    data = _read_input_file(patch, "patch", MAX_PATCH_BYTES)
+    try:
+        v = asyncio.run(check_patch(c, data))
+    except PatchRejected as e:
+        raise BadInput(f"{patch}: {e}") from None
+    if as_json:
+        typer.echo(verdict_json(v))
+    else:
+        out.print(f"{v.verdict}: {v.detail}", highlight=False, soft_wrap=True)
+    raise typer.Exit(v.exit_code)
+
+
 @app.command("eval")
 @friendly
 def eval_cmd(

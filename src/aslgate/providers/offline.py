@@ -153,6 +153,15 @@ class OfflineAgent(ModelAPI):
                 return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
             if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/poc.bin"})
+        if task == "patch":
+            if step == 0:
+                fix = base64.b64encode(challenge.fix_patch.read_bytes()).decode()
+                cmd = (
+                    f"echo {fix} | base64 -d > /work/fix.diff && cd src && patch -p1 --dry-run < ../fix.diff"
+                )
+                return self._call("bash", {"command": cmd}, "I will write the known fix.")
+            if self._last_tool_ok(messages):
+                return self._call("submit", {"answer": "/work/fix.diff"})
         if task == "exploit" and challenge.exploit_script is not None:
             if step == 0:
                 script = base64.b64encode(challenge.exploit_script.read_bytes()).decode()
