@@ -27,6 +27,8 @@ def metric_names(log: EvalLog) -> list[str]:
     suite, family = meta.get("suite"), meta.get("family")
     if suite == "cyber" and family == "reproduce":
         return [f"cyber.reproduce.l{int(meta.get('level', 1))}.success"]
+    if suite == "cyber" and family == "discover":
+        return ["cyber.discover.found"]
     if suite == "cyber" and family == "patch":
         return ["cyber.patch.fixed"]
     if suite == "cyber" and family == "exploit":

@@ -12,13 +12,14 @@ from typing import Any
 from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog
 
-from aslgate.cyber.tasks import cyber_exploit, cyber_patch, cyber_reproduce
+from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 
 DEFAULT_MODEL = "aslgate/reference"
 TASKS: dict[str, Callable[..., Task]] = {
     "cyber-reproduce": cyber_reproduce,
     "cyber-exploit": cyber_exploit,
     "cyber-patch": cyber_patch,
+    "cyber-discover": cyber_discover,
 }
 
 

@@ -212,6 +212,59 @@ def verdict_json(v: BaseModel) -> str:
     return json.dumps(v.model_dump(mode="json"), indent=2)
 
 
+class Finding(BaseModel):
+    """One distinct bug found: the first input that hit it, triaged."""
+
+    stack_hash: str
+    crash_type: str
+    tier: int
+    summary: str
+    known: bool  # the challenge's planted bug (matches the reference PoC's stack or crash site)
+    input_sha256: str
+    inputs: int = 1  # how many submitted inputs hit this same bug
+
+
+class DiscoveryVerdict(BaseModel):
+    """All findings of one submission, deduplicated by stack hash."""
+
+    challenge: str
+    found: bool
+    findings: list[Finding]
+    inputs_checked: int
+    detail: str
+
+
+async def verify_findings(challenge: Challenge, inputs: list[bytes]) -> DiscoveryVerdict:
+    """Triage every input on the vulnerable build; one finding per distinct stack hash. `found` counts the
+    planted bug, or a new bug of tier >= 2 (a real memory-safety error, not a leak or an abort)."""
+    vulnerable = await build(challenge, "sanitizer")
+    ident = await reference_identity(challenge, vulnerable)
+    usable = [d for d in inputs if check_poc_bytes(d) is None]
+    runs = await asyncio.gather(*(run_triaged(vulnerable, d) for d in usable))
+    by_hash: dict[str, Finding] = {}
+    for data, (_, _, report) in zip(usable, runs, strict=True):
+        if report is None:
+            continue
+        if report.stack_hash in by_hash:
+            by_hash[report.stack_hash].inputs += 1
+            continue
+        known = report.stack_hash in ident.hashes or crash_site(report) in ident.sites
+        by_hash[report.stack_hash] = Finding(
+            stack_hash=report.stack_hash, crash_type=report.crash_type, tier=report.tier,
+            summary=report.summary, known=known, input_sha256=hashlib.sha256(data).hexdigest(),
+        )  # fmt: skip
+    findings = sorted(by_hash.values(), key=lambda f: (-f.known, -f.tier, f.stack_hash))
+    found = any(f.known or f.tier >= 2 for f in findings)
+    detail = f"{len(findings)} distinct bug(s) from {len(usable)} input(s)"
+    if findings:
+        detail += ": " + "; ".join(
+            f"{'known' if f.known else 'new'} T{f.tier} {f.summary}" for f in findings[:5]
+        )
+    return DiscoveryVerdict(
+        challenge=challenge.id, found=found, findings=findings, inputs_checked=len(usable), detail=detail
+    )
+
+
 class TestResult(BaseModel):
     """One functional test on one build."""
 

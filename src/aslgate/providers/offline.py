@@ -153,6 +153,13 @@ class OfflineAgent(ModelAPI):
                 return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
             if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/poc.bin"})
+        if task == "discover":
+            if step == 0:
+                poc = base64.b64encode(challenge.pocs()[0].read_bytes()).decode()
+                cmd = f"mkdir -p /work/findings && echo {poc} | base64 -d > /work/findings/crash-1.bin"
+                return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
+            if self._last_tool_ok(messages):
+                return self._call("submit", {"answer": "/work/findings"})
         if task == "patch":
             if step == 0:
                 fix = base64.b64encode(challenge.fix_patch.read_bytes()).decode()
