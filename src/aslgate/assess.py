@@ -20,22 +20,37 @@ from inspect_ai.log import read_eval_log
 from pydantic import BaseModel, Field
 
 from aslgate import __version__
-from aslgate.cyber.tasks import LEVELS, cyber_reproduce
+from aslgate.cyber.corpus import select_challenges
+from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
+from aslgate.evidence import uplift_rows
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import load_frameworks
 from aslgate.store.db import IngestOutcome, Store
 from aslgate.suites import DEFAULT_MODEL, SuiteError, check_model
 
-SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {
-    "cyber": lambda cfg: [cyber_reproduce(level=cfg.level, challenges=cfg.challenges or None)],
-}
+
+def _cyber(cfg: AssessConfig) -> list[Task]:
+    ids = cfg.challenges or None
+    tasks = [
+        cyber_reproduce(level=cfg.level, challenges=ids),
+        cyber_discover(challenges=ids),
+        cyber_patch(challenges=ids),
+    ]
+    if any(c.spec.exploit for c in select_challenges(ids)):
+        tasks.append(cyber_exploit(challenges=ids))
+    return tasks
+
+
+SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber}
 DEFAULT_FRAMEWORKS = ["rsp", "preparedness", "fsf"]
+DEFAULT_BASELINE: str | None = None
 
 
 class AssessConfig(BaseModel):
     """Everything that defines an assessment run (its hash names the resumable log directory)."""
 
     models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL])
+    baseline: str | None = DEFAULT_BASELINE  # the non-AI baseline every model's uplift is measured against
     suites: list[str] = Field(default_factory=lambda: ["cyber"])
     frameworks: list[str] = Field(default_factory=lambda: list(DEFAULT_FRAMEWORKS))
     epochs: int = Field(1, ge=1)
@@ -46,10 +61,16 @@ class AssessConfig(BaseModel):
     out: Path = Path("out")
     db: str | None = None
 
+    def all_models(self) -> list[str]:
+        """The models to run: those assessed, then the baseline."""
+        extra = [self.baseline] if self.baseline and self.baseline not in self.models else []
+        return [*self.models, *extra]
+
     def run_key(self) -> str:
         """Hash of what determines the eval logs (not where reports go)."""
         what = self.model_dump(
-            mode="json", include={"models", "suites", "epochs", "limit", "level", "challenges", "model_args"}
+            mode="json",
+            include={"models", "baseline", "suites", "epochs", "limit", "level", "challenges", "model_args"},
         )
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -87,6 +108,8 @@ def _check(cfg: AssessConfig) -> None:
         raise SuiteError(f"--level must be one of {sorted(LEVELS)}")
     for m in cfg.models:
         check_model(m, cfg.model_args)
+    if cfg.baseline:
+        check_model(cfg.baseline)
 
 
 def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
@@ -102,7 +125,7 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     complete, logs = eval_set(
         tasks,
         log_dir=str(log_dir),
-        model=list(cfg.models),
+        model=cfg.all_models(),
         model_args=dict(cfg.model_args),
         epochs=cfg.epochs,
         limit=cfg.limit,
@@ -117,8 +140,12 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     for log in logs:
         result.ingested.append(store.ingest_log(log.location, run_id=run_id))
     many = len(cfg.models) > 1
+    baseline_rows = store.metrics(cfg.baseline, run_id=run_id) if cfg.baseline else []
     for model in cfg.models:
         metrics = store.metrics(model, run_id=run_id)
+        if baseline_rows and model != cfg.baseline:
+            store.add_derived(uplift_rows(metrics, baseline_rows, cfg.level))
+            metrics = store.metrics(model, run_id=run_id)
         det = determine_all(frameworks, metrics, model)
         target = out / model_slug(model) if many else out
         target.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,14 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _record(r: MetricRow, log_id: int | None = None) -> MetricRecord:
+    rec = MetricRecord(model=r.model, metric=r.metric, k=r.k, n=r.n, estimate=r.estimate, low=r.low, high=r.high,
+                       sample_ids=r.sample_ids)  # fmt: skip
+    if log_id is not None:
+        rec.log_id = log_id
+    return rec
+
+
 class Store:
     """Runs, eval logs, metric rows and determinations."""
 
@@ -113,21 +121,28 @@ class Store:
                 created=str(log.eval.created),
                 run_id=run_id,
             )
-            rec.metrics = [
-                MetricRecord(
-                    model=r.model,
-                    metric=r.metric,
-                    k=r.k,
-                    n=r.n,
-                    estimate=r.estimate,
-                    low=r.low,
-                    high=r.high,
-                    sample_ids=r.sample_ids,
-                )
-                for r in rows
-            ]
+            rec.metrics = [_record(r) for r in rows]
             s.add(rec)
         return IngestOutcome(str(p), "ingested", metrics=len(rows))
+
+    def add_derived(self, rows: list[MetricRow]) -> None:
+        """Store rows computed across logs (e.g. uplift), attached to the log named in each row; idempotent."""
+        with Session(self.engine) as s, s.begin():
+            for r in rows:
+                log = s.scalars(select(EvalLogRecord).where(EvalLogRecord.path == r.log)).first()
+                if log is None:
+                    raise StoreError(f"cannot attach {r.metric}: log {r.log} is not in the store")
+                old = s.scalars(
+                    select(MetricRecord).where(
+                        MetricRecord.log_id == log.id,
+                        MetricRecord.model == r.model,
+                        MetricRecord.metric == r.metric,
+                    )
+                ).first()
+                if old is not None:
+                    s.delete(old)
+                    s.flush()
+                s.add(_record(r, log.id))
 
     def metrics(self, model: str, run_id: int | None = None) -> list[MetricRow]:
         """The model's metric rows: from one run, or else the newest log's row for each metric."""
