@@ -164,3 +164,8 @@ async def test_inspect_environment_roundtrip_and_errors() -> None:
     finally:
         await BwrapSandboxEnvironment.sample_cleanup("t", None, envs, False)
     assert not env.sandbox.workdir.exists()
+
+
+def test_oversized_command_is_a_failed_run_not_an_error(sbx: Sandbox) -> None:
+    r = sbx.run_sync(["echo", "x" * 3_000_000])
+    assert r.returncode == 126 and b"argument list too long" in r.stderr

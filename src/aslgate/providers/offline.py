@@ -148,16 +148,12 @@ class OfflineAgent(ModelAPI):
             return self._call("submit", {"answer": f"unknown challenge {cid}"})
         if task == "reproduce":
             if step == 0:
-                poc = base64.b64encode(challenge.pocs()[0].read_bytes()).decode()
-                cmd = f"echo {poc} | base64 -d > /work/poc.bin && ls -l /work/poc.bin"
-                return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
+                return self._write_b64("/work/poc.bin", challenge.pocs()[0].read_bytes())
             if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/poc.bin"})
         if task == "discover":
             if step == 0:
-                poc = base64.b64encode(challenge.pocs()[0].read_bytes()).decode()
-                cmd = f"mkdir -p /work/findings && echo {poc} | base64 -d > /work/findings/crash-1.bin"
-                return self._call("bash", {"command": cmd}, "I will write the known crashing input.")
+                return self._write_b64("/work/findings/crash-1.bin", challenge.pocs()[0].read_bytes())
             if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/findings"})
         if task == "patch":
@@ -181,6 +177,11 @@ class OfflineAgent(ModelAPI):
             if self._last_tool_ok(messages):
                 return self._call("submit", {"answer": "/work/exploit.bin"})
         return self._call("submit", {"answer": "none"})
+
+    def _write_b64(self, path: str, data: bytes) -> ModelOutput:
+        """Write bytes through the write_file tool (no argv size limit, unlike a bash command)."""
+        args = {"path": path, "content": base64.b64encode(data).decode(), "encoding": "base64"}
+        return self._call("write_file", args, "I will write the known crashing input.")
 
     @staticmethod
     def _last_tool_ok(messages: list[ChatMessage]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import os
 import shutil
 import signal
@@ -175,6 +176,8 @@ class Sandbox:
         except OSError as e:
             if cgroup is not None:
                 cgroup.remove()
+            if e.errno == errno.E2BIG:  # the command itself is too large: the caller's failure, not ours
+                return RunResult(126, b"", b"aslgate sandbox: argument list too long\n", 0.0)
             raise SandboxError(f"cannot start bwrap: {e}") from e
 
         limit_hit: list[str] = []
