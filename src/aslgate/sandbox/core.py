@@ -14,12 +14,11 @@ import os
 import shutil
 import signal
 import tempfile
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from aslgate.sandbox.limits import Cgroup, Limits, launch_prefix
+from aslgate.sandbox.limits import Limits, acquire_cgroup, launch_prefix, release_cgroup
 
 WORKDIR = "/work"
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
@@ -158,7 +157,7 @@ class Sandbox:
         if not bwrap_available():
             raise SandboxError("bubblewrap (bwrap) is not installed: run the README's set-up command")
         lim = limits or self.limits
-        cgroup = Cgroup.create(f"aslgate-{uuid.uuid4().hex[:12]}", lim)
+        cgroup = acquire_cgroup(lim)
 
         prefix = launch_prefix(lim, cgroup)
         loop = asyncio.get_running_loop()
@@ -175,7 +174,7 @@ class Sandbox:
             )
         except OSError as e:
             if cgroup is not None:
-                cgroup.remove()
+                release_cgroup(cgroup)
             if e.errno == errno.E2BIG:  # the command itself is too large: the caller's failure, not ours
                 return RunResult(126, b"", b"aslgate sandbox: argument list too long\n", 0.0)
             raise SandboxError(f"cannot start bwrap: {e}") from e
@@ -231,7 +230,7 @@ class Sandbox:
                     limit_hit.append("memory")
                 elif cgroup.pids_exhausted():
                     limit_hit.append("processes")
-                cgroup.remove()
+                release_cgroup(cgroup)
         rc = proc.returncode if proc.returncode is not None else -9
         if not limit_hit and rc in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
             limit_hit.append("cpu")
