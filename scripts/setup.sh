@@ -10,7 +10,7 @@ SUDO=""
 missing() { for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done; }
 
 pkgs=$(missing bubblewrap clang llvm patch binutils python3 python3-venv ca-certificates \
-  libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core)
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core)
 if [ -n "$pkgs" ]; then
   echo "setup: installing system packages: $pkgs"
   $SUDO apt-get update -qq

@@ -36,11 +36,13 @@ def friendly(fn: F) -> F:
         from aslgate.cyber.corpus import ChallengeError
         from aslgate.policy.framework import FrameworkError
         from aslgate.providers.offline import OfflineAgentError
+        from aslgate.report.card import ReportError
         from aslgate.sandbox.core import SandboxError
         from aslgate.store.db import StoreError
         from aslgate.suites import SuiteError
 
         user_errors = (
+            ReportError,
             BadInput,
             ChallengeError,
             SuiteError,
