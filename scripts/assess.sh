@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/aslgate eval cyber-reproduce --level 1 --log-dir out/logs "$@"
+exec .venv/bin/aslgate assess --out out "$@"

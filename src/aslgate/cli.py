@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aslgate.errors import UserError
+
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
 )
@@ -24,7 +26,7 @@ out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-class BadInput(Exception):
+class BadInput(UserError):
     """User error: printed as one line, exit code 2."""
 
 
@@ -33,27 +35,9 @@ def friendly(fn: F) -> F:
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from aslgate.cyber.corpus import ChallengeError
-        from aslgate.policy.framework import FrameworkError
-        from aslgate.providers.offline import OfflineAgentError
-        from aslgate.report.card import ReportError
-        from aslgate.sandbox.core import SandboxError
-        from aslgate.store.db import StoreError
-        from aslgate.suites import SuiteError
-
-        user_errors = (
-            ReportError,
-            BadInput,
-            ChallengeError,
-            SuiteError,
-            SandboxError,
-            OfflineAgentError,
-            FrameworkError,
-            StoreError,
-        )
         try:
             return fn(*args, **kwargs)
-        except user_errors as e:
+        except UserError as e:
             console.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:

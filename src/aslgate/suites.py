@@ -13,6 +13,7 @@ from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog
 
 from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
+from aslgate.errors import UserError
 
 DEFAULT_MODEL = "aslgate/reference"
 TASKS: dict[str, Callable[..., Task]] = {
@@ -23,7 +24,7 @@ TASKS: dict[str, Callable[..., Task]] = {
 }
 
 
-class SuiteError(ValueError):
+class SuiteError(UserError, ValueError):
     """Bad suite, model or argument: one line for the user."""
 
 

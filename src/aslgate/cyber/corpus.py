@@ -20,6 +20,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aslgate.errors import UserError
 from aslgate.sandbox.core import Sandbox
 from aslgate.sandbox.limits import Limits
 
@@ -60,7 +61,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 _SRC_RE = re.compile(r"^src/[A-Za-z0-9_./-]+\.c$")
 
 
-class ChallengeError(ValueError):
+class ChallengeError(UserError, ValueError):
     """A challenge folder is unusable; the message is one line naming the file and the reason."""
 
 

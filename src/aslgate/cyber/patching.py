@@ -18,13 +18,14 @@ from pydantic import BaseModel
 from aslgate.cyber.corpus import MAX_POC_BYTES, BuildError, Challenge, build
 from aslgate.cyber.triage import crash_site
 from aslgate.cyber.verify import TestResult, reference_identity, run_functional_tests, run_triaged
+from aslgate.errors import UserError
 
 PatchVerdictName = Literal["fixed", "still_crashes", "breaks_tests", "does_not_apply", "build_error"]
 MAX_PATCH_BYTES = 1024 * 1024
 _HEADER = re.compile(rb"^(---|\+\+\+) (\S+)", re.M)
 
 
-class PatchRejected(ValueError):
+class PatchRejected(UserError, ValueError):
     """The patch file itself is unacceptable (binary, path traversal, outside the challenge): bad input."""
 
 

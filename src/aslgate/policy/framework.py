@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import PydanticCustomError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from aslgate.errors import UserError
 from aslgate.policy.catalogue import is_known, spec
 
 FRAMEWORKS_DIR = Path(__file__).parent / "frameworks"
@@ -28,7 +29,7 @@ Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length
 Text = Annotated[str, Field(min_length=1)]
 
 
-class FrameworkError(ValueError):
+class FrameworkError(UserError, ValueError):
     """A framework file that cannot be used; the message is one line: `<file>:<line>: <reason>`."""
 
     def __init__(self, file: str, line: int, reason: str) -> None:

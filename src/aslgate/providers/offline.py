@@ -29,12 +29,13 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from aslgate.cyber.corpus import ChallengeError, resolve_challenge
+from aslgate.errors import UserError
 
 AGENTS = ("reference", "null", "scripted")
 _TASK_RE = re.compile(r"Task: (?P<task>[a-z_-]+) · Challenge: (?P<id>[A-Za-z0-9_./-]+)")
 
 
-class OfflineAgentError(ValueError):
+class OfflineAgentError(UserError, ValueError):
     """The offline provider was misconfigured (unknown agent name, unreadable script)."""
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aslgate import __version__
+from aslgate.errors import UserError
 from aslgate.metrics import MetricRow
 from aslgate.policy.catalogue import METRICS
 from aslgate.policy.engine import Determination, ThresholdResult
@@ -44,7 +45,7 @@ _SECRET = re.compile(r"key|token|secret|passw|credential", re.I)
 _INSPECT_NAME = re.compile(r"^\d{4}-\d\d-\d\dT[\d-]+_(?P<task>.+)_[A-Za-z0-9]{16,}$")
 
 
-class ReportError(ValueError):
+class ReportError(UserError, ValueError):
     """The card cannot be produced (no determination, PDF engine missing); one line for the user."""
 
 

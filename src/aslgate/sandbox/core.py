@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from aslgate.errors import UserError
 from aslgate.sandbox.limits import Limits, acquire_cgroup, launch_prefix, release_cgroup
 
 WORKDIR = "/work"
@@ -32,7 +33,7 @@ _ETC_FILES = (
 _WATCH_INTERVAL = 0.05
 
 
-class SandboxError(RuntimeError):
+class SandboxError(UserError, RuntimeError):
     """The sandbox itself could not be started (bwrap missing, bad mount, ...)."""
 
 

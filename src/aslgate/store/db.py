@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from aslgate.errors import UserError
 from aslgate.evidence import metrics_from_log
 from aslgate.metrics import MetricRow
 from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, Run
@@ -23,7 +24,7 @@ DEFAULT_DB = "sqlite:///aslgate.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-class StoreError(RuntimeError):
+class StoreError(UserError, RuntimeError):
     """The database cannot be used (unreachable, bad URL); one line for the user."""
 
 
