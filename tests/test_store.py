@@ -76,3 +76,24 @@ def test_unreachable_database_is_one_line() -> None:
     assert "\n" not in msg and "secret" not in msg and "cannot use database" in msg
     with pytest.raises(StoreError):
         Store("sqlite:////proc/no/such/dir/x.db")
+
+
+def test_ingest_and_report_commands(logs: dict[str, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from aslgate.cli import app
+
+    runner = CliRunner()
+    db = str(tmp_path / "cli.db")
+    bad = tmp_path / "bad.eval"
+    bad.write_bytes(b"PK\x03\x04 truncated")
+    r = runner.invoke(app, ["ingest", str(logs["aslgate/null"]), str(bad), "--db", db])
+    assert r.exit_code == 1 and "ingested" in r.output and "bad.eval" in r.output
+    r = runner.invoke(app, ["ingest", str(logs["aslgate/null"]), "--db", db])
+    assert r.exit_code == 0 and "duplicate" in r.output
+    r = runner.invoke(app, ["report", "--model", "aslgate/null", "--db", db, "--out", str(tmp_path / "c")])
+    assert r.exit_code == 2 and "no determination" in r.output.lower() and "Traceback" not in r.output
+    r = runner.invoke(
+        app, ["ingest", str(logs["aslgate/null"]), "--db", "postgresql+psycopg://u:pw@127.0.0.1:1/x"]
+    )
+    assert r.exit_code == 2 and "cannot use database" in r.output and "pw" not in r.output
