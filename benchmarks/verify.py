@@ -49,7 +49,7 @@ async def cold_validate(jobs: int) -> None:
         os.environ["ASLGATE_CACHE"] = cache
         sem = asyncio.Semaphore(jobs)
 
-        async def one(c):  # noqa: ANN001, ANN202
+        async def one(c):
             async with sem:
                 return await validate_challenge(c)
 
@@ -62,7 +62,9 @@ async def cold_validate(jobs: int) -> None:
     ok = sum(r.ok for r in reports)
     print(f"challenges validate, {len(cs)} challenges, {jobs} jobs: {ok} valid")
     print(f"  cold cache (3 builds each + PoCs, tests, exploits) {cold:6.1f} s")
-    print(f"  warm cache (runs only)                             {warm:6.1f} s   ratio cold/warm {cold / warm:.1f}x")
+    print(
+        f"  warm cache (runs only)                             {warm:6.1f} s   ratio cold/warm {cold / warm:.1f}x"
+    )
 
 
 if __name__ == "__main__":
