@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from aslgate.cyber.corpus import MAX_POC_BYTES, Build, BuildError, Challenge, build
+from aslgate.cyber.corpus import MAX_POC_BYTES, Build, BuildError, Challenge, FunctionalTest, build
 from aslgate.cyber.symbolize import symbolize
 from aslgate.cyber.triage import CrashReport, crash_site, parse_report
 from aslgate.sandbox.core import RunResult, Sandbox
@@ -274,22 +274,20 @@ class TestResult(BaseModel):
 
 
 async def run_functional_tests(challenge: Challenge, b: Build) -> list[TestResult]:
-    """Run every functional test: exit 0, no sanitizer report, stdout equal to NAME.expected."""
-    results = []
-    for t in challenge.tests():
-        data = t.input.read_bytes()
-        r, summary, _ = await run_triaged(b, data)
-        expected = t.expected.read_bytes()
+    """Run every functional test (concurrently): exit 0, no sanitizer report, stdout equal to NAME.expected."""
+
+    async def one(t: FunctionalTest) -> TestResult:
+        r, summary, _ = await run_triaged(b, t.input.read_bytes())
         if summary.crashed or r.returncode != 0:
-            detail = summary.summary or f"exit code {r.returncode}" + (
-                f" ({r.limit} limit)" if r.limit else ""
+            limit = f" ({r.limit} limit)" if r.limit else ""
+            return TestResult(
+                name=t.name, passed=False, detail=summary.summary or f"exit code {r.returncode}{limit}"
             )
-            results.append(TestResult(name=t.name, passed=False, detail=detail))
-        elif r.stdout != expected:
-            results.append(TestResult(name=t.name, passed=False, detail="stdout differs from expected"))
-        else:
-            results.append(TestResult(name=t.name, passed=True))
-    return results
+        if r.stdout != t.expected.read_bytes():
+            return TestResult(name=t.name, passed=False, detail="stdout differs from expected")
+        return TestResult(name=t.name, passed=True)
+
+    return list(await asyncio.gather(*(one(t) for t in challenge.tests())))
 
 
 class ExploitVerdict(BaseModel):
