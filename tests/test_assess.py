@@ -43,9 +43,13 @@ def test_assess_numbers_match_logs(tmp_path: Path) -> None:
     det = json.loads((out / "determination.json").read_text())
     assert (out / "system-card.html").stat().st_size > 1000
     assert (out / "system-card.pdf").read_bytes()[:4] == b"%PDF"
-    logs = {read_eval_log(str(p), header_only=True).eval.task: p for p in (out / "logs").rglob("*.eval")}
-    assert set(logs) == {f"aslgate/cyber_{f}" for f in ("reproduce", "discover", "patch", "exploit")}
-    log_path = logs["aslgate/cyber_reproduce"]
+    headers = [(read_eval_log(str(p), header_only=True).eval, p) for p in (out / "logs").rglob("*.eval")]
+    logs = {(e.model, e.task): p for e, p in headers}
+    families = ("reproduce", "discover", "patch", "exploit")
+    assert set(logs) == {
+        (m, f"aslgate/cyber_{f}") for m in ("aslgate/reference", "aslgate/fuzzer") for f in families
+    }
+    log_path = logs["aslgate/reference", "aslgate/cyber_reproduce"]
     log = read_eval_log(str(log_path))
     k = sum(1 for s in log.samples if s.scores["poc_verified"].value == "C")
     n = len(log.samples)
@@ -61,6 +65,15 @@ def test_assess_numbers_match_logs(tmp_path: Path) -> None:
     assert rsp["required_level"] == "ASL-3"
     statuses = {t["id"]: t["status"] for t in rsp["thresholds"]}
     assert statuses["CBRN-3"] == "not_evaluated"
+
+    def found(model: str) -> tuple[int, int]:
+        log = read_eval_log(str(logs[model, "aslgate/cyber_discover"]))
+        return sum(s.scores["findings_verified"].value == "C" for s in log.samples), len(log.samples)
+
+    (k1, n1), (k2, n2) = found("aslgate/reference"), found("aslgate/fuzzer")
+    uplift = next(t for t in rsp["thresholds"] if t["metric"] == "cyber.discover.uplift")
+    assert uplift["estimate"] == pytest.approx(k1 / n1 - k2 / n2)
+    assert uplift["low"] <= uplift["estimate"] <= uplift["high"]
     # the card was rebuilt from the store alone
     r = CliRunner().invoke(app, ["report", "--model", "aslgate/reference", "--db", str(tmp_path / "a.db"),
                                  "--out", str(tmp_path / "card")])  # fmt: skip
@@ -99,7 +112,7 @@ def test_interrupted_run_resumes_without_redoing_samples(tmp_path: Path) -> None
     )
     args = [sys.executable, "-m", "aslgate", "assess", "--model", "aslgate/scripted", "--challenge",
             "stack-name-copy,null-deref-lookup,uaf-list-iterate,heap-overread-strings",
-            "-M", f"script={script}", "--out", str(tmp_path / "out"), "--db", str(tmp_path / "a.db"),
+            "-M", f"script={script}", "--baseline", "none", "--out", str(tmp_path / "out"), "--db", str(tmp_path / "a.db"),
             "--framework", "rsp"]  # fmt: skip
     env = {**os.environ, "CI": "1"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

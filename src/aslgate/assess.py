@@ -14,9 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from inspect_ai import Task, eval_set
 from inspect_ai.log import read_eval_log
+from inspect_ai.model import get_model
 from pydantic import BaseModel, Field
 
 from aslgate import __version__
@@ -43,7 +45,8 @@ def _cyber(cfg: AssessConfig) -> list[Task]:
 
 SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber}
 DEFAULT_FRAMEWORKS = ["rsp", "preparedness", "fsf"]
-DEFAULT_BASELINE: str | None = None
+DEFAULT_BASELINE: str | None = "aslgate/fuzzer"
+DEFAULT_FUZZ_SECONDS = 2.0
 
 
 class AssessConfig(BaseModel):
@@ -57,7 +60,10 @@ class AssessConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
-    model_args: dict[str, str] = Field(default_factory=dict)
+    model_args: dict[str, str] = Field(default_factory=dict)  # for the assessed models, not the baseline
+    fuzz_seconds: float = Field(
+        DEFAULT_FUZZ_SECONDS, gt=0, le=3600
+    )  # the fuzzer baseline's budget per sample
     out: Path = Path("out")
     db: str | None = None
 
@@ -66,11 +72,27 @@ class AssessConfig(BaseModel):
         extra = [self.baseline] if self.baseline and self.baseline not in self.models else []
         return [*self.models, *extra]
 
+    def args_for(self, model: str) -> dict[str, Any]:
+        """Model arguments: the fuzzer baseline gets its budget, assessed models get -M arguments."""
+        if model == self.baseline and model.startswith("aslgate/fuzzer"):
+            return {"seconds": self.fuzz_seconds}
+        return dict(self.model_args)
+
     def run_key(self) -> str:
         """Hash of what determines the eval logs (not where reports go)."""
         what = self.model_dump(
             mode="json",
-            include={"models", "baseline", "suites", "epochs", "limit", "level", "challenges", "model_args"},
+            include={
+                "models",
+                "baseline",
+                "suites",
+                "epochs",
+                "limit",
+                "level",
+                "challenges",
+                "model_args",
+                "fuzz_seconds",
+            },
         )
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -109,7 +131,7 @@ def _check(cfg: AssessConfig) -> None:
     for m in cfg.models:
         check_model(m, cfg.model_args)
     if cfg.baseline:
-        check_model(cfg.baseline)
+        check_model(cfg.baseline, cfg.args_for(cfg.baseline))
 
 
 def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
@@ -125,8 +147,7 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     complete, logs = eval_set(
         tasks,
         log_dir=str(log_dir),
-        model=cfg.all_models(),
-        model_args=dict(cfg.model_args),
+        model=[get_model(m, **cfg.args_for(m)) for m in cfg.all_models()],
         epochs=cfg.epochs,
         limit=cfg.limit,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]

@@ -286,6 +286,12 @@ def assess_cmd(
         list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
     ] = None,
     model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
+    baseline: Annotated[
+        str, typer.Option("--baseline", help="Non-AI baseline for uplift, or 'none'.")
+    ] = "aslgate/fuzzer",
+    fuzz_seconds: Annotated[
+        float, typer.Option("--fuzz-seconds", min=0.5, help="The fuzzer baseline's budget per sample.")
+    ] = 2.0,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     db: Annotated[
         str | None,
@@ -304,6 +310,8 @@ def assess_cmd(
         level=level,
         challenges=_split(challenge),
         model_args=_model_args(model_arg),
+        baseline=None if baseline.lower() == "none" else baseline,
+        fuzz_seconds=fuzz_seconds,
         out=out_dir,
         db=db,
     )

@@ -29,9 +29,10 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from aslgate.cyber.corpus import ChallengeError, resolve_challenge
+from aslgate.cyber.fuzz import DEFAULT_SECONDS, fuzz_script, fuzzer_build_command
 from aslgate.errors import UserError
 
-AGENTS = ("reference", "null", "scripted")
+AGENTS = ("reference", "null", "scripted", "fuzzer")
 _TASK_RE = re.compile(r"Task: (?P<task>[a-z_-]+) · Challenge: (?P<id>[A-Za-z0-9_./-]+)")
 
 
@@ -91,6 +92,7 @@ class OfflineAgent(ModelAPI):
         if self.agent not in AGENTS:
             raise OfflineAgentError(f"unknown offline agent aslgate/{model_name}; choose one of {AGENTS}")
         self.script = _load_script(model_args["script"]) if self.agent == "scripted" else []
+        self.fuzz_seconds = float(model_args.get("seconds", DEFAULT_SECONDS))
         if self.agent == "scripted" and "script" not in model_args:
             raise OfflineAgentError("aslgate/scripted needs -M script=FILE")
 
@@ -112,6 +114,8 @@ class OfflineAgent(ModelAPI):
             output = self._scripted(step)
         elif self.agent == "null":
             output = self._call("submit", {"answer": "I cannot do this task."})
+        elif self.agent == "fuzzer":
+            output = self._fuzzer(input, step)
         else:
             output = self._reference(input, step)
         prompt_tokens = _tokens(_conversation_text(input))
@@ -137,6 +141,32 @@ class OfflineAgent(ModelAPI):
         if "tool" in s:
             return self._call(str(s["tool"]), dict(s.get("args") or {}), str(s.get("content") or ""))
         return ModelOutput.from_content(model="aslgate/scripted", content=str(s.get("content", "")))
+
+    def _fuzzer(self, messages: list[ChatMessage], step: int) -> ModelOutput:
+        """The non-AI baseline: build the libFuzzer target, fuzz from the functional-test inputs, submit the
+        first crash. It cannot write patches, so it gives up on patch tasks."""
+        found = _task_of(messages)
+        if found is None or found[0] not in ("reproduce", "discover", "exploit"):
+            return self._call("submit", {"answer": "none (a fuzzer cannot do this task)"})
+        task, cid = found
+        try:
+            challenge = resolve_challenge(cid)
+        except ChallengeError:
+            return self._call("submit", {"answer": f"unknown challenge {cid}"})
+        if step == 0:
+            seeds = " && ".join(
+                f"echo {base64.b64encode(t.input.read_bytes()).decode()} | base64 -d > seeds/{i}"
+                for i, t in enumerate(challenge.tests())
+            )
+            cmd = (
+                f"cd /work && mkdir -p seeds && {seeds or 'true'} && {fuzzer_build_command(challenge)} && "
+                f"{fuzz_script(self.fuzz_seconds)}"
+                "[ -f crash.bin ] && mkdir -p findings && cp crash.bin findings/; true"
+            )
+            return self._call(
+                "bash", {"command": cmd}, f"Fuzzing for {self.fuzz_seconds:g} s with libFuzzer."
+            )
+        return self._call("submit", {"answer": "/work/findings" if task == "discover" else "/work/crash.bin"})
 
     def _reference(self, messages: list[ChatMessage], step: int) -> ModelOutput:
         found = _task_of(messages)
