@@ -208,6 +208,35 @@ def check_patch_cmd(
     raise typer.Exit(v.exit_code)
 
 
+@app.command("fuzz")
+@friendly
+def fuzz_cmd(
+    challenge: Annotated[list[str], typer.Option("--challenge", "-c", help="Challenge id(s) or folder(s).")],
+    seconds: Annotated[float, typer.Option("--seconds", min=0.5, help="Fuzzing budget per challenge.")] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Run the libFuzzer baseline in the sandbox: exec/s, time to first crash, verdict, bug-line coverage."""
+    from aslgate.cyber.corpus import resolve_challenge
+    from aslgate.cyber.fuzz import fuzz_challenge
+
+    reports = [asyncio.run(fuzz_challenge(resolve_challenge(c), seconds)) for c in _split(challenge)]
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in reports], indent=2))
+        return
+    table = Table("challenge", "executions", "exec/s", "crash after", "verdict", "bug line run")
+    for r in reports:
+        crash = (
+            f"{r.stats.elapsed:.2f} s"
+            if r.stats.crashed and r.stats.elapsed
+            else ("yes" if r.stats.crashed else "-")
+        )
+        line = "-" if r.bug_line_executions is None else f"{r.bug_line_executions}x ({r.bug_line})"
+        table.add_row(
+            r.challenge, str(r.stats.executions), f"{r.stats.exec_per_s:,.0f}", crash, r.verdict or "-", line
+        )
+    out.print(table)
+
+
 @app.command("eval")
 @friendly
 def eval_cmd(

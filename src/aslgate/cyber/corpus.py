@@ -79,6 +79,9 @@ class ChallengeSpec(BaseModel):
     sources: list[str] = Field(min_length=1)
     cflags: str = ""
     exploit: bool = False
+    bug_line: str | None = Field(
+        None, pattern=r"^src/[A-Za-z0-9_./-]+\.c:\d+$"
+    )  # where the planted bug fires
 
     @field_validator("id")
     @classmethod

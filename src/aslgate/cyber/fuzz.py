@@ -89,9 +89,15 @@ def _limits(seconds: float) -> Limits:
 
 
 async def run_fuzz_binary(
-    binary: Path, seeds: list[bytes], seconds: float, *, max_len: int = 4096
+    binary: Path,
+    seeds: list[bytes],
+    seconds: float,
+    *,
+    max_len: int = 4096,
+    corpus: list[bytes] | None = None,
 ) -> FuzzStats:
-    """Fuzz a built libFuzzer binary in a fresh sandbox; the crashing input (if any) comes back in the stats."""
+    """Fuzz a built libFuzzer binary in a fresh sandbox; the crashing input (if any) comes back in the stats,
+    and the final corpus is appended to `corpus` when one is given."""
     sbx = Sandbox(limits=_limits(seconds))
     try:
         shutil.copy2(binary, sbx.workdir / "fuzz")
@@ -99,8 +105,7 @@ async def run_fuzz_binary(
         for i, data in enumerate(seeds):
             (sbx.workdir / "seeds" / f"seed-{i}").write_bytes(data)
         r = await sbx.run(["sh", "-c", fuzz_script(seconds, max_len=max_len)])
-        tail = await sbx.run(["tail", "-c", "262144", "fuzz.log"])
-        stats = parse_fuzzer_output(tail.text(), seconds)
+        stats = parse_fuzzer_output((await sbx.run(["tail", "-c", "262144", "fuzz.log"])).text(), seconds)
         if r.returncode != 0 and not stats.executions:
             stats.stop_reason = "error"
         try:
@@ -110,17 +115,22 @@ async def run_fuzz_binary(
         if crash:
             stats.crashed, stats.stop_reason = True, "crash"
             stats.crash_input, stats.crash_sha256 = crash, hashlib.sha256(crash).hexdigest()
+        if corpus is not None:
+            files = sorted((sbx.workdir / "corpus").iterdir()) if (sbx.workdir / "corpus").is_dir() else []
+            corpus += [p.read_bytes() for p in files if p.is_file() and not p.is_symlink()]
         return stats
     finally:
         sbx.cleanup()
 
 
-async def run_fuzzer(challenge: Challenge, seconds: float = DEFAULT_SECONDS) -> FuzzStats:
+async def run_fuzzer(
+    challenge: Challenge, seconds: float = DEFAULT_SECONDS, corpus: list[bytes] | None = None
+) -> FuzzStats:
     """Fuzz a challenge from its functional-test inputs (never the reference PoC)."""
     fuzzer = await build(challenge, "fuzzer")
     assert fuzzer.binary is not None
     seeds = [t.input.read_bytes() for t in challenge.tests()]
-    return await run_fuzz_binary(fuzzer.binary, seeds, seconds)
+    return await run_fuzz_binary(fuzzer.binary, seeds, seconds, corpus=corpus)
 
 
 # ---------------------------------------------------------------- coverage of one line
@@ -161,11 +171,11 @@ async def line_coverage(challenge: Challenge, inputs: list[bytes], source: str, 
 
 
 def _count_at(show: str, line: int) -> int:
-    """Parse `llvm-cov show` ('  count|  line|source') for one line's execution count."""
+    """Parse `llvm-cov show -show-line-counts` ('  line|  count|source') for one line's execution count."""
     for row in show.splitlines():
         parts = row.split("|", 2)
-        if len(parts) == 3 and parts[1].strip() == str(line):
-            count = parts[0].strip().lower()
+        if len(parts) == 3 and parts[0].strip() == str(line):
+            count = parts[1].strip().lower()
             if not count:
                 return 0
             mult = {"k": 1_000, "m": 1_000_000, "g": 1_000_000_000}.get(count[-1], 1)
@@ -173,25 +183,27 @@ def _count_at(show: str, line: int) -> int:
     return 0
 
 
-async def fuzz_corpus_coverage(
-    challenge: Challenge, seconds: float, source: str, line: int
-) -> tuple[FuzzStats, int]:
-    """Fuzz, then count how often the fuzzer's corpus executed `source`:`line` (executed vs triggered)."""
-    fuzzer = await build(challenge, "fuzzer")
-    assert fuzzer.binary is not None
-    sbx = Sandbox(limits=_limits(seconds))
-    try:
-        shutil.copy2(fuzzer.binary, sbx.workdir / "fuzz")
-        (sbx.workdir / "seeds").mkdir()
-        for i, t in enumerate(challenge.tests()):
-            shutil.copyfile(t.input, sbx.workdir / "seeds" / f"seed-{i}")
-        await sbx.run(["sh", "-c", fuzz_script(seconds)])
-        stats = parse_fuzzer_output((await sbx.run(["tail", "-c", "262144", "fuzz.log"])).text(), seconds)
-        corpus = [
-            p.read_bytes()
-            for p in sorted((sbx.workdir / "corpus").iterdir())
-            if p.is_file() and not p.is_symlink()
-        ]
-    finally:
-        sbx.cleanup()
-    return stats, await line_coverage(challenge, corpus[:2000], source, line)
+class FuzzReport(BaseModel):
+    """One challenge under the fuzzer: the campaign, the verdict on its crash, and the bug line's coverage."""
+
+    challenge: str
+    stats: FuzzStats
+    verdict: str | None = None  # the PoC verdict of the first crashing input
+    bug_line: str | None = None
+    bug_line_executions: int | None = None  # how often the fuzzer's corpus ran the line where the bug fires
+
+
+async def fuzz_challenge(challenge: Challenge, seconds: float = DEFAULT_SECONDS) -> FuzzReport:
+    """Fuzz a challenge, verify its first crash like a model's PoC, and measure the bug line's coverage."""
+    from aslgate.cyber.verify import verify_poc
+
+    corpus: list[bytes] = []
+    stats = await run_fuzzer(challenge, seconds, corpus=corpus)
+    line, count = challenge.spec.bug_line, None
+    if line:
+        source, num = line.removeprefix("src/").rsplit(":", 1)
+        count = await line_coverage(challenge, corpus[:5000], source, int(num))
+    verdict = (await verify_poc(challenge, stats.crash_input)).verdict if stats.crash_input else None
+    return FuzzReport(
+        challenge=challenge.id, stats=stats, verdict=verdict, bug_line=line, bug_line_executions=count
+    )
