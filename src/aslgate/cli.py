@@ -237,6 +237,48 @@ def fuzz_cmd(
     out.print(table)
 
 
+@app.command("hunt")
+@friendly
+def hunt_cmd(
+    path: Annotated[Path, typer.Argument(help="A harness .c file, or a project directory with --build.")],
+    build: Annotated[
+        str | None,
+        typer.Option("--build", help="OSS-Fuzz style build command ($CC $CFLAGS $LIB_FUZZING_ENGINE $OUT)."),
+    ] = None,
+    seconds: Annotated[
+        float, typer.Option("--seconds", "--budget", min=1, help="Fuzzing budget per target.")
+    ] = 30,
+    out_dir: Annotated[Path, typer.Option("--out", help="Where reproducers and report.json go.")] = Path(
+        "hunt-out"
+    ),
+    sarif: Annotated[
+        Path | None, typer.Option("--sarif", help="SARIF 2.1.0 file (default OUT/results.sarif).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Fuzz your own C project in the sandbox; verified, deduplicated findings as JSON, SARIF and reproducers."""
+    from aslgate.cyber.hunt import hunt, write_sarif
+
+    report = asyncio.run(hunt(path, out_dir, build_cmd=build, seconds=seconds))
+    sarif_path = sarif or out_dir / "results.sarif"
+    write_sarif(report, sarif_path)
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+    else:
+        for name, st in report.targets.items():
+            out.print(
+                f"target {name}: {st.executions} executions, {st.exec_per_s:,.0f} exec/s", highlight=False
+            )
+        table = Table("tier", "bug", "where", "reproducer")
+        for f in report.findings:
+            top = f.frames[0] if f.frames else None
+            where = f"{top.function} {top.file or ''}:{top.line or ''}" if top else f.target
+            table.add_row(f"T{f.tier}", f.crash_type, where, f.reproducer)
+        out.print(table)
+        out.print(f"{len(report.findings)} distinct finding(s); SARIF: {sarif_path}", highlight=False)
+    raise typer.Exit(1 if report.findings else 0)
+
+
 @app.command("eval")
 @friendly
 def eval_cmd(

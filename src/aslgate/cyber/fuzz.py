@@ -22,7 +22,7 @@ from aslgate.sandbox.limits import Limits
 
 DEFAULT_SECONDS = 5.0
 _STAT = re.compile(r"^stat::(\w+):\s+(\d+)", re.M)
-_STATUS = re.compile(r"^#(\d+)\s+\w+.*?exec/s: (\d+)", re.M)
+_STATUS = re.compile(r"^#(\d+):?\s+\w+.*?exec/s:? (\d+)", re.M)
 _ELAPSED = re.compile(r"^ASLGATE_ELAPSED ([0-9.]+)$", re.M)
 
 

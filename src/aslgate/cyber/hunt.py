@@ -1,0 +1,240 @@
+"""`aslgate hunt`: point the harness at a user's own C project and return verified, deduplicated findings.
+
+A project is one C file defining LLVMFuzzerTestOneInput, or a directory with an OSS-Fuzz style build command
+(run in the sandbox with CC, CFLAGS, LIB_FUZZING_ENGINE and OUT set) that writes fuzz targets into $OUT.
+Every target is fuzzed in the sandbox (libFuzzer fork mode, so one campaign can find several bugs); each
+crashing input is re-run, symbolized and triaged; findings are deduplicated by stack hash and written as
+reproducer files, JSON and SARIF 2.1.0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel, Field
+
+from aslgate import __version__
+from aslgate.cyber.corpus import BUILD_FLAGS, MAX_POC_BYTES, Build
+from aslgate.cyber.fuzz import FuzzStats, parse_fuzzer_output
+from aslgate.cyber.triage import Frame
+from aslgate.cyber.verify import run_triaged
+from aslgate.errors import UserError
+from aslgate.sandbox.core import Sandbox
+from aslgate.sandbox.limits import Limits
+
+_HARNESS = re.compile(r"\bLLVMFuzzerTestOneInput\s*\(")
+SANITIZE = " ".join(
+    [*BUILD_FLAGS["sanitizer"], "-fsanitize=fuzzer-no-link"]
+)  # coverage for every object (OSS-Fuzz)
+BUILD_LIMITS = Limits(wall_seconds=600, cpu_seconds=600, memory_mb=4096, max_output_bytes=512 * 1024)
+MAX_CRASHES_PER_TARGET = 50
+
+
+class HuntError(UserError, ValueError):
+    """The project cannot be hunted as given (no entry point, no build command, build failed)."""
+
+
+class HuntFinding(BaseModel):
+    """One distinct bug: where it fires, how bad it is, and an input that reproduces it."""
+
+    target: str
+    stack_hash: str
+    crash_type: str
+    access: str | None = None
+    tier: int
+    summary: str
+    frames: list[Frame] = Field(default_factory=list)
+    reproducer: str  # path of the saved input, relative to the output directory
+    inputs: int = 1
+
+
+class HuntReport(BaseModel):
+    """Everything one hunt found, per target and overall."""
+
+    project: str
+    targets: dict[str, FuzzStats]
+    findings: list[HuntFinding]
+
+
+def _copy_project(path: Path, dest: Path) -> None:
+    if path.is_file():
+        dest.mkdir(parents=True)
+        shutil.copy2(path, dest / path.name)
+    else:
+        shutil.copytree(path, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", "*.o", "*.a"))
+
+
+def _check_project(path: Path, build_cmd: str | None) -> None:
+    if not path.exists():
+        raise HuntError(f"{path}: no such file or directory")
+    if path.is_file():
+        if path.suffix != ".c":
+            raise HuntError(f"{path}: a single-file project must be a .c file")
+        if not _HARNESS.search(path.read_text(errors="replace")):
+            raise HuntError(
+                f"{path}: defines no fuzz entry point (int LLVMFuzzerTestOneInput(const uint8_t*, size_t))"
+            )
+    elif not build_cmd:
+        raise HuntError(
+            f"{path}: a project directory needs --build CMD (OSS-Fuzz style: compile with $CC $CFLAGS, link fuzz "
+            "targets with $LIB_FUZZING_ENGINE into $OUT), or point hunt at a single harness .c file"
+        )
+
+
+async def build_targets(path: Path, build_cmd: str | None, work: Path) -> dict[str, Path]:
+    """Build the project's fuzz targets in the sandbox; returns target name -> binary (under `work`)."""
+    sbx = Sandbox(work, BUILD_LIMITS)
+    _copy_project(path, work / "src")
+    (work / "out").mkdir()
+    if path.is_file():
+        build_cmd = f'$CC $CFLAGS $LIB_FUZZING_ENGINE "{path.name}" -o "$OUT/{path.stem}"'
+    env = {"CC": "clang", "CXX": "clang++", "CFLAGS": SANITIZE, "CXXFLAGS": SANITIZE,
+           "LIB_FUZZING_ENGINE": "-fsanitize=fuzzer", "OUT": "/work/out", "SRC": "/work/src"}  # fmt: skip
+    r = await sbx.run(["sh", "-c", build_cmd or "false"], cwd="src", env=env)
+    if r.returncode != 0:
+        lines = [ln for ln in (r.text("stderr") + r.text()).splitlines() if ln.strip()]
+        reason = next(
+            (ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else f"exit {r.returncode}"
+        )
+        raise HuntError(f"{path}: the build failed: {reason.strip()[:300]}")
+    targets = {
+        p.name: p
+        for p in sorted((work / "out").iterdir())
+        if p.is_file() and not p.is_symlink() and os.access(p, os.X_OK)
+    }
+    if not targets:
+        raise HuntError(f"{path}: the build produced no executable fuzz target in $OUT")
+    return targets
+
+
+def hunt_script(seconds: float, max_len: int = 4096) -> str:
+    """Fork-mode libFuzzer that keeps going after crashes, saving each crashing input under crashes/."""
+    return (
+        "mkdir -p corpus crashes\n"
+        f"./prog -fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1 -max_total_time={max(1, round(seconds))} "
+        f"-max_len={max_len} -timeout=5 -rss_limit_mb=1536 -close_fd_mask=1 -seed=1 -artifact_prefix=crashes/ "
+        "corpus > fuzz.log 2>&1\n"
+        "tail -c 262144 fuzz.log\ntrue\n"
+    )
+
+
+async def fuzz_target(binary: Path, seconds: float) -> tuple[FuzzStats, list[bytes]]:
+    """One fork-mode campaign in a fresh sandbox: stats and every crashing input it saved."""
+    sbx = Sandbox(limits=Limits(wall_seconds=seconds + 90, cpu_seconds=int(2 * seconds) + 90, memory_mb=3072))
+    try:
+        shutil.copy2(binary, sbx.workdir / "prog")
+        r = await sbx.run(["sh", "-c", hunt_script(seconds)])
+        stats = parse_fuzzer_output(r.text(), seconds)
+        crashes_dir = sbx.workdir / "crashes"
+        files = sorted(crashes_dir.iterdir()) if crashes_dir.is_dir() else []
+        inputs = [
+            p.read_bytes()
+            for p in files[:MAX_CRASHES_PER_TARGET]
+            if p.is_file() and not p.is_symlink() and 0 < p.stat().st_size <= MAX_POC_BYTES
+        ]
+        stats.crashed = bool(inputs)
+        return stats, inputs
+    finally:
+        sbx.cleanup()
+
+
+async def hunt(path: Path, out: Path, *, build_cmd: str | None = None, seconds: float = 30.0) -> HuntReport:
+    """Build, fuzz every target, triage and deduplicate; writes reproducers and report.json under `out`."""
+    path = path.resolve()
+    _check_project(path, build_cmd)
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / ".build"
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        binaries = await build_targets(path, build_cmd, work)
+        targets: dict[str, FuzzStats] = {}
+        findings: dict[str, HuntFinding] = {}
+        for name, binary in binaries.items():
+            stats, crashes = await fuzz_target(binary, seconds)
+            targets[name] = stats
+            b = Build("fuzzer", hashlib.sha256(binary.read_bytes()).hexdigest()[:24], binary, "")
+            runs = await asyncio.gather(*(run_triaged(b, data) for data in crashes))
+            for data, (_, _, report) in zip(crashes, runs, strict=True):
+                if report is None:
+                    continue
+                key = f"{name}:{report.stack_hash}"
+                if key in findings:
+                    findings[key].inputs += 1
+                    continue
+                repro = Path("findings") / f"{name}-{report.stack_hash}.bin"
+                (out / "findings").mkdir(exist_ok=True)
+                (out / repro).write_bytes(data)
+                findings[key] = HuntFinding(
+                    target=name, stack_hash=report.stack_hash, crash_type=report.crash_type,
+                    access=report.access, tier=report.tier, summary=report.summary,
+                    frames=[_relative(f) for f in report.project_frames[:10]], reproducer=str(repro),
+                )  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    ordered = sorted(findings.values(), key=lambda f: (-f.tier, f.target, f.stack_hash))
+    report = HuntReport(project=str(path), targets=targets, findings=ordered)
+    (out / "report.json").write_text(report.model_dump_json(indent=2))
+    return report
+
+
+def _relative(frame: Frame) -> Frame:
+    """Frame file paths as the user knows them (relative to the project root)."""
+    if frame.file and frame.file.startswith("/work/src/"):
+        return frame.model_copy(update={"file": frame.file.removeprefix("/work/src/")})
+    return frame
+
+
+def to_sarif(report: HuntReport) -> dict:
+    """SARIF 2.1.0: one rule per crash type, one result per distinct bug, with the stack and the reproducer."""
+    rules = sorted({f.crash_type for f in report.findings})
+    results = []
+    for f in report.findings:
+        top = f.frames[0] if f.frames else None
+        location = {
+            "physicalLocation": {
+                "artifactLocation": {"uri": top.file if top and top.file else f.target},
+                **({"region": {"startLine": top.line}} if top and top.line else {}),
+            }
+        }
+        results.append({
+            "ruleId": f.crash_type,
+            "ruleIndex": rules.index(f.crash_type),
+            "level": "error" if f.tier >= 2 else "warning",
+            "message": {"text": f"T{f.tier} {f.summary} (fuzz target {f.target})"},
+            "locations": [location],
+            "partialFingerprints": {"aslgateStackHash/v1": f.stack_hash},
+            "stacks": [{
+                "message": {"text": "crash stack (project frames)"},
+                "frames": [
+                    {"location": {"physicalLocation": {"artifactLocation": {"uri": fr.file or "unknown"},
+                                                       **({"region": {"startLine": fr.line}} if fr.line else {})},
+                                  "message": {"text": fr.function}}}
+                    for fr in f.frames
+                ],
+            }],
+            "properties": {"tier": f"T{f.tier}", "access": f.access, "reproducer": f.reproducer,
+                           "target": f.target, "inputs": f.inputs},
+        })  # fmt: skip
+    return {
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "aslgate", "version": __version__,
+                "rules": [{"id": r, "name": r, "shortDescription": {"text": f"Sanitizer-detected {r}"},
+                           "properties": {"tags": ["security", "memory-safety"]}} for r in rules],
+            }},
+            "results": results,
+        }],
+    }  # fmt: skip
+
+
+def write_sarif(report: HuntReport, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_sarif(report), indent=2))
