@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from aslgate.cli import app
@@ -112,3 +113,28 @@ def test_bad_projects(project: Path, tmp_path: Path, setup: str, build: str | No
     args = [str(target), "--out", str(tmp_path / "o")] + (["--build", build] if build else [])
     r = run(*args)
     assert r.exit_code == 2 and message in r.output and "Traceback" not in r.output
+
+
+def test_a_model_hunts_through_inspect(project: Path, tmp_path: Path) -> None:
+    """A (scripted) agent writes a crashing input for one target; hunt triages it like a fuzzer's crash."""
+    script = tmp_path / "agent.yaml"
+    cmd = "printf BB > findings/lookup_fuzzer/b.bin && ./out/lookup_fuzzer findings/lookup_fuzzer/b.bin; true"
+    steps = [
+        {"tool": "bash", "args": {"command": cmd}},
+        {"tool": "submit", "args": {"answer": "/work/findings"}},
+    ]
+    script.write_text(yaml.safe_dump(steps))
+    out = tmp_path / "out"
+    r = CliRunner().invoke(app, ["hunt", str(project), "--build", BUILD, "--model", "aslgate/scripted",
+                                 "-M", f"script={script}", "--out", str(out), "--json"],
+                           catch_exceptions=False, env={"CI": "1"})  # fmt: skip
+    assert r.exit_code == 1, r.output
+    report = json.loads(r.output)
+    [finding] = report["findings"]
+    assert (
+        finding["target"] == "lookup_fuzzer"
+        and finding["crash_type"] == "SEGV"
+        and finding["access"] == "WRITE"
+    )
+    assert (out / finding["reproducer"]).read_bytes() == b"BB"
+    assert report["targets"] == {}  # no fuzzing happened: the agent's input was triaged

@@ -248,6 +248,13 @@ def hunt_cmd(
     seconds: Annotated[
         float, typer.Option("--seconds", "--budget", min=1, help="Fuzzing budget per target.")
     ] = 30,
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model", "-m", help="aslgate/fuzzer (default), or any Inspect model to hunt as an agent."
+        ),
+    ] = "aslgate/fuzzer",
+    model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Where reproducers and report.json go.")] = Path(
         "hunt-out"
     ),
@@ -258,8 +265,15 @@ def hunt_cmd(
 ) -> None:
     """Fuzz your own C project in the sandbox; verified, deduplicated findings as JSON, SARIF and reproducers."""
     from aslgate.cyber.hunt import hunt, write_sarif
+    from aslgate.suites import check_model
 
-    report = asyncio.run(hunt(path, out_dir, build_cmd=build, seconds=seconds))
+    margs = _model_args(model_arg)
+    check_model(model, margs)
+    if as_json:  # keep stdout pure JSON when a model hunts through Inspect
+        from inspect_ai.util._display import init_display_type
+
+        init_display_type("none")
+    report = asyncio.run(hunt(path, out_dir, build_cmd=build, seconds=seconds, model=model, model_args=margs))
     sarif_path = sarif or out_dir / "results.sarif"
     write_sarif(report, sarif_path)
     if as_json:

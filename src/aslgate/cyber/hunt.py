@@ -10,12 +10,14 @@ reproducer files, JSON and SARIF 2.1.0.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -144,8 +146,37 @@ async def fuzz_target(binary: Path, seconds: float) -> tuple[FuzzStats, list[byt
         sbx.cleanup()
 
 
-async def hunt(path: Path, out: Path, *, build_cmd: str | None = None, seconds: float = 30.0) -> HuntReport:
-    """Build, fuzz every target, triage and deduplicate; writes reproducers and report.json under `out`."""
+async def model_crashes(
+    binaries: dict[str, Path], path: Path, model: str, log_dir: Path, model_args: dict[str, Any] | None = None
+) -> dict[str, list[bytes]]:
+    """Let a model hunt through Inspect (the discovery agent on the user's project); the inputs it wrote."""
+    from inspect_ai import eval_async as inspect_eval_async
+
+    from aslgate.cyber.hunt_task import hunt_task
+
+    [log] = await inspect_eval_async(
+        hunt_task(str(path), {k: str(v) for k, v in binaries.items()}), model=model, model_args=model_args or {},
+        log_dir=str(log_dir),
+    )  # fmt: skip
+    out: dict[str, list[bytes]] = {}
+    for sample in log.samples or []:
+        for score in (sample.scores or {}).values():
+            for target, items in ((score.metadata or {}).get("inputs") or {}).items():
+                out.setdefault(target, []).extend(base64.b64decode(x) for x in items)
+    return out
+
+
+async def hunt(
+    path: Path,
+    out: Path,
+    *,
+    build_cmd: str | None = None,
+    seconds: float = 30.0,
+    model: str | None = None,
+    model_args: dict[str, Any] | None = None,
+) -> HuntReport:
+    """Build, then fuzz every target (or let `model` hunt), triage and deduplicate; writes reproducers and
+    report.json under `out`."""
     path = path.resolve()
     _check_project(path, build_cmd)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,13 +185,21 @@ async def hunt(path: Path, out: Path, *, build_cmd: str | None = None, seconds: 
     try:
         binaries = await build_targets(path, build_cmd, work)
         targets: dict[str, FuzzStats] = {}
+        crashes: dict[str, list[bytes]] = {}
+        if model is None or model.startswith("aslgate/fuzzer"):
+            for name, binary in binaries.items():
+                targets[name], crashes[name] = await fuzz_target(binary, seconds)
+        else:
+            crashes = await model_crashes(binaries, path, model, out / "logs", model_args)
         findings: dict[str, HuntFinding] = {}
-        for name, binary in binaries.items():
-            stats, crashes = await fuzz_target(binary, seconds)
-            targets[name] = stats
+        for name, inputs in crashes.items():
+            if name not in binaries:
+                continue
+            binary = binaries[name]
             b = Build("fuzzer", hashlib.sha256(binary.read_bytes()).hexdigest()[:24], binary, "")
-            runs = await asyncio.gather(*(run_triaged(b, data) for data in crashes))
-            for data, (_, _, report) in zip(crashes, runs, strict=True):
+            usable = [d for d in inputs[:MAX_CRASHES_PER_TARGET] if 0 < len(d) <= MAX_POC_BYTES]
+            runs = await asyncio.gather(*(run_triaged(b, data) for data in usable))
+            for data, (_, _, report) in zip(usable, runs, strict=True):
                 if report is None:
                     continue
                 key = f"{name}:{report.stack_hash}"
