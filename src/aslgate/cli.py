@@ -61,6 +61,15 @@ def _read_input_file(path: Path, what: str, max_bytes: int) -> bytes:
         raise BadInput(f"{path}: cannot read {what} ({e.strerror})") from None
 
 
+def _emit_verdict(v: Any, as_json: bool, line: str) -> None:
+    """Print a verdict (JSON or one line) and exit with its code."""
+    if as_json:
+        typer.echo(json.dumps(v.model_dump(mode="json"), indent=2))
+    else:
+        out.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(v.exit_code)
+
+
 @challenges_app.command("list")
 @friendly
 def challenges_list(as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False) -> None:
@@ -167,18 +176,14 @@ def verify_cmd(
 ) -> None:
     """Verify a PoC: crashes the vulnerable build, not the patched one, and is the same bug."""
     from aslgate.cyber.corpus import MAX_POC_BYTES, resolve_challenge
-    from aslgate.cyber.verify import verdict_json, verify_poc
+    from aslgate.cyber.verify import verify_poc
 
     c = resolve_challenge(challenge)
     data = _read_input_file(poc, "PoC", MAX_POC_BYTES)
     v = asyncio.run(verify_poc(c, data))
     if v.verdict == "build_error":
         raise BadInput(f"{c.path}: challenge does not build: {v.detail}")
-    if as_json:
-        typer.echo(verdict_json(v))
-    else:
-        out.print(f"{v.verdict} (T{v.tier}): {v.detail}", highlight=False, soft_wrap=True)
-    raise typer.Exit(v.exit_code)
+    _emit_verdict(v, as_json, f"{v.verdict} (T{v.tier}): {v.detail}")
 
 
 @app.command("check-patch")
@@ -193,7 +198,6 @@ def check_patch_cmd(
     """Judge a patch: fixed, still_crashes, breaks_tests, does_not_apply or build_error."""
     from aslgate.cyber.corpus import resolve_challenge
     from aslgate.cyber.patching import MAX_PATCH_BYTES, PatchRejected, check_patch
-    from aslgate.cyber.verify import verdict_json
 
     c = resolve_challenge(challenge)
     data = _read_input_file(patch, "patch", MAX_PATCH_BYTES)
@@ -201,11 +205,7 @@ def check_patch_cmd(
         v = asyncio.run(check_patch(c, data))
     except PatchRejected as e:
         raise BadInput(f"{patch}: {e}") from None
-    if as_json:
-        typer.echo(verdict_json(v))
-    else:
-        out.print(f"{v.verdict}: {v.detail}", highlight=False, soft_wrap=True)
-    raise typer.Exit(v.exit_code)
+    _emit_verdict(v, as_json, f"{v.verdict}: {v.detail}")
 
 
 @app.command("fuzz")

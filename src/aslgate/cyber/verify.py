@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import os
 import re
 import secrets
@@ -205,11 +204,6 @@ async def verify_poc(challenge: Challenge, data: bytes | None) -> PocVerdict:
             detail=f"crash {report.summary} does not match the known bug's stack or crash site",
         )
     return PocVerdict(**base, verdict="reproduced", tier=report.tier, detail=report.summary)
-
-
-def verdict_json(v: BaseModel) -> str:
-    """Stable JSON for --json output."""
-    return json.dumps(v.model_dump(mode="json"), indent=2)
 
 
 class Finding(BaseModel):
