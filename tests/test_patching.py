@@ -112,3 +112,12 @@ def test_patch_task_end_to_end(tmp_path: Path) -> None:
                      log_dir=str(tmp_path), display="none")  # fmt: skip
         log = read_eval_log(log.location)
         assert log.results.scores[0].metrics["accuracy"].value == expected
+
+
+def test_the_fuzzers_crash_of_the_same_bug_is_a_known_poc() -> None:
+    """stack-name-copy: libFuzzer finds its overflow in well under 2 s; that input joins the known PoCs."""
+    from aslgate.cyber.fuzz import run_fuzzer
+
+    crash = asyncio.run(run_fuzzer(C, 2)).crash_input
+    assert crash is not None
+    assert crash in asyncio.run(poc_variants(C))
