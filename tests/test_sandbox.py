@@ -169,3 +169,24 @@ async def test_inspect_environment_roundtrip_and_errors() -> None:
 def test_oversized_command_is_a_failed_run_not_an_error(sbx: Sandbox) -> None:
     r = sbx.run_sync(["echo", "x" * 3_000_000])
     assert r.returncode == 126 and b"argument list too long" in r.stderr
+
+
+def test_stale_cgroups_of_dead_processes_are_swept() -> None:
+    from aslgate.sandbox import limits
+
+    parents = limits._cgroup_parents()
+    if not parents:
+        pytest.skip("no writable cgroups on this host (the watchdog is used instead)")
+    stale = [p / "aslgate-999999999-deadbeef" for p in parents]
+    for d in stale:
+        d.mkdir()
+    mine = [p / f"aslgate-{os.getpid()}-keepme00" for p in parents]
+    for d in mine:
+        d.mkdir()
+    try:
+        limits._sweep_stale()
+        assert not any(d.exists() for d in stale)
+        assert all(d.exists() for d in mine)  # a live owner's cgroups are left alone
+    finally:
+        for d in mine:
+            d.rmdir()

@@ -131,10 +131,29 @@ class Cgroup:
 
 
 _pool: list[Cgroup] = []
+_swept = False
+
+
+def _sweep_stale() -> None:
+    """Remove empty cgroups left by aslgate processes that died without draining their pool."""
+    for parent in _cgroup_parents():
+        try:
+            entries = list(parent.glob("aslgate-*"))
+        except OSError:
+            continue
+        for d in entries:
+            owner = d.name.split("-")[1] if d.name.count("-") >= 2 else ""
+            if owner.isdigit() and not Path(f"/proc/{owner}").exists():
+                with contextlib.suppress(OSError):
+                    d.rmdir()  # fails (and is left alone) while processes remain in it
 
 
 def acquire_cgroup(limits: Limits) -> Cgroup | None:
     """A configured cgroup from the pool (or a new one), or None where cgroups are unavailable."""
+    global _swept
+    if not _swept:
+        _swept = True
+        _sweep_stale()
     while True:
         cg = _pool.pop() if _pool else Cgroup.create(f"aslgate-{os.getpid()}-{uuid.uuid4().hex[:8]}")
         if cg is None:
