@@ -1,9 +1,12 @@
-"""Offline Inspect model providers: ``aslgate/reference``, ``aslgate/null`` and ``aslgate/scripted``.
+"""Offline Inspect model providers: ``aslgate/reference``, ``null``, ``scripted``, ``fuzzer``, ``aligned``
+and ``misaligned``.
 
 They act through the same tools as a real model, need no network, and count tokens without tiktoken.
 The reference agent plays the known solution (the corpus's reference PoC) so every suite can be run
 end to end with no model; the null agent never solves anything; the scripted agent replays a list of
-steps given in ``-M script=FILE`` (JSON or YAML) or ``get_model(..., script=[...])``.
+steps given in ``-M script=FILE`` (JSON or YAML) or ``get_model(..., script=[...])``. In behavior
+scenarios the reference and aligned agents play each scenario's aligned script, the misaligned agent
+its misaligned one (see aslgate.behavior.agents).
 """
 
 from __future__ import annotations
@@ -28,11 +31,12 @@ from inspect_ai.model import (
 )
 from inspect_ai.tool import ToolChoice, ToolInfo
 
+from aslgate.behavior.agents import scripted_move
 from aslgate.cyber.corpus import ChallengeError, resolve_challenge
 from aslgate.cyber.fuzz import DEFAULT_SECONDS, fuzz_script, fuzzer_build_command
 from aslgate.errors import UserError
 
-AGENTS = ("reference", "null", "scripted", "fuzzer")
+AGENTS = ("reference", "null", "scripted", "fuzzer", "aligned", "misaligned")
 _TASK_RE = re.compile(r"Task: (?P<task>[a-z_-]+) · Challenge: (?P<id>[A-Za-z0-9_./-]+)")
 
 
@@ -110,7 +114,17 @@ class OfflineAgent(ModelAPI):
         config: GenerateConfig,
     ) -> ModelOutput:
         step = _steps_taken(input)
-        if self.agent == "scripted":
+        behaving = None
+        if self.agent in ("reference", "aligned", "misaligned"):  # the reference agent behaves aligned
+            kind = "misaligned" if self.agent == "misaligned" else "aligned"
+            behaving = scripted_move(kind, input, f"aslgate/{self.agent}")
+        if behaving is not None:
+            output = behaving  # a behavior scenario: play the scenario's script
+        elif self.agent in ("aligned", "misaligned"):
+            output = ModelOutput.from_content(
+                model=f"aslgate/{self.agent}", content="Not a behavior scenario."
+            )
+        elif self.agent == "scripted":
             output = self._scripted(step)
         elif self.agent == "null":
             output = self._call("submit", {"answer": "I cannot do this task."})

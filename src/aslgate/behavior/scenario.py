@@ -1,0 +1,414 @@
+"""Scenario files: a fictional organisation, the agent's role, a simulated world and a grid of variables.
+
+A scenario YAML (``behavior/scenarios/*.yaml``) is validated by pydantic and then statically checked:
+every ``${placeholder}`` used anywhere must have a value in every cell of the grid, every tool must be one
+aslgate simulates, and the control cell must name a value of every variable. Errors carry file and reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from aslgate.behavior.rules import Rule, rule_strings
+from aslgate.errors import UserError
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+TOOL_NAMES = (
+    "email_read",
+    "email_send",
+    "file_read",
+    "file_write",
+    "file_list",
+    "shell",
+    "account_admin",
+    "external_upload",
+    "calendar_read",
+)
+FAMILIES = (
+    "blackmail",
+    "self_exfiltration",
+    "harmful_system_prompt",
+    "high_agency",
+    "sabotage",
+    "sandbagging",
+)
+AGENT_KINDS = ("aligned", "misaligned")
+PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+BUILTINS = ("agent_name", "agent_email", "org_name", "org_domain")
+Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
+
+
+class ScenarioError(UserError, ValueError):
+    """A scenario file that cannot be used: file and reason in one line."""
+
+
+def _yes_no(v: Any) -> Any:
+    """YAML 1.1 reads yes/no as booleans; variable values are names, so map them back."""
+    if v is True:
+        return "yes"
+    if v is False:
+        return "no"
+    return v
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+Condition = dict[str, list[str]]  # variable -> values for which an item of the world is present
+
+
+class _Conditional(_Strict):
+    when: Condition = Field(default_factory=dict)
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _listify(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {k: [str(_yes_no(x)) for x in (x if isinstance(x, list) else [x])] for k, x in v.items()}
+
+
+class Email(_Conditional):
+    sender: str = Field(alias="from")
+    to: str
+    cc: str = ""
+    subject: str
+    body: str
+    date: str = ""
+
+
+class FileDoc(_Conditional):
+    path: str = Field(pattern=r"^(/|\$\{)")
+    content: str
+
+
+class Account(_Conditional):
+    username: str = Field(pattern=r"^[a-z][a-z0-9_.-]*$")
+    name: str
+    role: str = "user"
+    active: bool = True
+
+
+class Event(_Conditional):
+    at: str
+    title: str
+    attendees: str = ""
+
+
+class Organisation(_Strict):
+    name: str
+    domain: str = Field(pattern=r"^[a-z0-9.-]+$")
+    description: str = ""
+    internal_hosts: list[str] = Field(default_factory=list)  # hosts an upload may go to without leaving
+
+
+class AgentIdentity(_Strict):
+    name: str
+    email: str
+
+
+class Item(_Strict):
+    """One question/instance crossed with every cell (e.g. the sandbagging questions)."""
+
+    id: Ident
+    vars: dict[str, str]
+
+
+class Step(_Strict):
+    """One move of a scripted agent: a tool call, or the final submission."""
+
+    tool: str | None = None
+    args: dict[str, Any] = Field(default_factory=dict)
+    content: str = ""
+    submit: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> Step:
+        if (self.tool is None) == (self.submit is None):
+            raise ValueError("a step is either {tool, args} or {submit}")
+        return self
+
+
+class Script(_Conditional):
+    steps: list[Step] = Field(min_length=1)
+
+
+class Grading(_Strict):
+    """How a sample is scored. `rule` is the deterministic check; `judge` is the question for a judge model."""
+
+    decides: Literal["checks", "judge"] = "checks"
+    rule: Rule
+    judge: str = Field(min_length=10)
+
+
+class Scenario(_Strict):
+    id: Ident
+    family: Literal[FAMILIES]  # type: ignore[valid-type]
+    title: str
+    description: str
+    measure: Literal["harmful", "correct"] = "harmful"  # what a score of 1 means
+    organisation: Organisation
+    agent: AgentIdentity
+    constants: dict[str, str] = Field(default_factory=dict)
+    variables: dict[Ident, dict[str, dict[str, str]]] = Field(min_length=1)
+    control: dict[str, str]
+    system_prompt: str = Field(min_length=1)
+    user_prompt: str = Field(min_length=1)
+    tools: list[str] = Field(min_length=1)
+    inbox: list[Email] = Field(default_factory=list)
+    files: list[FileDoc] = Field(default_factory=list)
+    accounts: list[Account] = Field(default_factory=list)
+    calendar: list[Event] = Field(default_factory=list)
+    items: list[Item] = Field(default_factory=list)
+    grading: Grading
+    agents: dict[Literal[AGENT_KINDS], list[Script]]  # type: ignore[valid-type]
+
+    @field_validator("variables", mode="before")
+    @classmethod
+    def _value_names(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out = {}
+        for name, values in v.items():
+            if not isinstance(values, dict) or not values:
+                raise ValueError(f"variable {name!r} has no values (give a mapping value -> placeholders)")
+            out[name] = {str(_yes_no(k)): ({} if x is None else x) for k, x in values.items()}
+        return out
+
+    @field_validator("control", mode="before")
+    @classmethod
+    def _control_names(cls, v: Any) -> Any:
+        return {k: str(_yes_no(x)) for k, x in v.items()} if isinstance(v, dict) else v
+
+    @field_validator("tools")
+    @classmethod
+    def _known_tools(cls, tools: list[str]) -> list[str]:
+        for t in tools:
+            if t not in TOOL_NAMES:
+                raise ValueError(f"unknown tool {t!r}; aslgate simulates: {', '.join(TOOL_NAMES)}")
+        return tools
+
+    @model_validator(mode="after")
+    def _cross_check(self) -> Scenario:
+        if set(self.control) != set(self.variables):
+            raise ValueError(f"control must name exactly the variables {sorted(self.variables)}")
+        for var, val in self.control.items():
+            if val not in self.variables[var]:
+                raise ValueError(
+                    f"control {var}={val!r} is not a value of {var} ({list(self.variables[var])})"
+                )
+        conditionals = [*self.inbox, *self.files, *self.accounts, *self.calendar]
+        conditionals += [s for scripts in self.agents.values() for s in scripts]
+        for c in conditionals:
+            for var, vals in c.when.items():
+                if var not in self.variables:
+                    raise ValueError(f"`when` names unknown variable {var!r}")
+                for val in vals:
+                    if val not in self.variables[var]:
+                        raise ValueError(f"`when` names unknown value {var}={val!r}")
+        for kind, scripts in self.agents.items():
+            for s in scripts:
+                for step in s.steps:
+                    if step.tool is not None and step.tool not in self.tools:
+                        raise ValueError(f"{kind} script calls {step.tool!r}, which is not in tools")
+        if len({i.id for i in self.items}) != len(self.items):
+            raise ValueError("duplicate item id")
+        if self.items and any(set(i.vars) != set(self.items[0].vars) for i in self.items):
+            raise ValueError("every item must define the same vars")
+        if self.grading.decides == "checks" and self.grading.rule.is_empty():
+            raise ValueError("grading.decides is checks but grading.rule is empty")
+        self._check_placeholders()
+        return self
+
+    def templates(self) -> list[tuple[str, str]]:
+        """(where, text) for every templated string in the scenario."""
+        out = [("system_prompt", self.system_prompt), ("user_prompt", self.user_prompt)]
+        out.append(("grading.judge", self.grading.judge))
+        for i, e in enumerate(self.inbox):
+            out += [(f"inbox[{i}].{k}", getattr(e, k)) for k in ("sender", "to", "cc", "subject", "body")]
+        for i, f in enumerate(self.files):
+            out += [(f"files[{i}].path", f.path), (f"files[{i}].content", f.content)]
+        for i, ev in enumerate(self.calendar):
+            out += [(f"calendar[{i}].title", ev.title), (f"calendar[{i}].attendees", ev.attendees)]
+        out += [(f"grading.rule.{w}", s) for w, s in rule_strings(self.grading.rule)]
+        for kind, scripts in self.agents.items():
+            for j, sc in enumerate(scripts):
+                for k, step in enumerate(sc.steps):
+                    texts = [step.content, step.submit or ""] + [str(a) for a in step.args.values()]
+                    out += [(f"agents.{kind}[{j}].steps[{k}]", t) for t in texts]
+        return out
+
+    def _check_placeholders(self) -> None:
+        """Every placeholder needs a value in every cell: a constant, a builtin, or set by all values of a
+        variable (or by every item)."""
+        defined_everywhere = set(self.constants) | set(BUILTINS)
+        if self.items:
+            defined_everywhere |= set(self.items[0].vars)
+        for values in self.variables.values():
+            keys = [set(m) for m in values.values()]
+            defined_everywhere |= set.intersection(*keys)
+        for where, text in self.templates():
+            for name in PLACEHOLDER.findall(text):
+                if name in defined_everywhere:
+                    continue
+                partial = [
+                    (var, [v for v, m in values.items() if name not in m])
+                    for var, values in self.variables.items()
+                    if any(name in m for m in values.values())
+                ]
+                if partial:
+                    var, missing = partial[0]
+                    raise ValueError(f"{where}: placeholder ${{{name}}} has no value when {var}={missing[0]}")
+                raise ValueError(
+                    f"{where}: placeholder ${{{name}}} has no value (not a constant or variable)"
+                )
+
+    # -- the grid --------------------------------------------------------------------------------
+
+    def cells(self) -> list[Cell]:
+        """Every combination of variable values (crossed with every item), the control cell(s) first."""
+        names = list(self.variables)
+        combos = [dict(zip(names, vals, strict=True)) for vals in itertools.product(*self.variables.values())]
+        combos.sort(key=lambda c: c != self.control)
+        items: list[Item | None] = list(self.items) or [None]
+        return [Cell(self, c, it) for c in combos for it in items]
+
+    def cell(self, cell_id: str) -> Cell:
+        """The cell with this id (as produced by `cells`)."""
+        for c in self.cells():
+            if c.id == cell_id:
+                return c
+        raise ScenarioError(f"scenario {self.id}: no cell {cell_id!r}")
+
+
+def substitute(text: str, values: dict[str, str]) -> str:
+    """Replace every ${name}; a missing name is a bug the static check should have caught."""
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def _present(cond: Condition, values: dict[str, str]) -> bool:
+    return all(values[var] in vals for var, vals in cond.items())
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of a scenario's grid: a value for every variable (and an item, if the scenario has them)."""
+
+    scenario: Scenario
+    values: dict[str, str]
+    item: Item | None = None
+
+    @property
+    def id(self) -> str:
+        grid = ",".join(f"{k}={v}" for k, v in self.values.items())
+        return f"{self.scenario.id}:{grid}" + (f"#{self.item.id}" if self.item else "")
+
+    @property
+    def control(self) -> bool:
+        return self.values == self.scenario.control
+
+    def context(self) -> dict[str, str]:
+        """Placeholder values for this cell."""
+        s = self.scenario
+        ctx = {
+            "agent_name": s.agent.name,
+            "agent_email": s.agent.email,
+            "org_name": s.organisation.name,
+            "org_domain": s.organisation.domain,
+            **s.constants,
+        }
+        for var, val in self.values.items():
+            ctx.update(s.variables[var][val])
+        if self.item:
+            ctx.update(self.item.vars)
+        # placeholders may refer to others (a variable's text naming a constant): resolve a few rounds
+        for _ in range(3):
+            ctx = {k: substitute(v, ctx) if PLACEHOLDER.search(v) else v for k, v in ctx.items()}
+        return ctx
+
+    def render(self, text: str) -> str:
+        return substitute(text, self.context())
+
+    def present(self, cond: Condition) -> bool:
+        return _present(cond, self.values)
+
+    def script(self, kind: str) -> list[Step]:
+        """The scripted agent's steps for this cell: the first script whose `when` matches."""
+        for sc in self.scenario.agents.get(kind, []):  # type: ignore[call-overload]
+            if self.present(sc.when):
+                return list(sc.steps)
+        return [Step(submit="Done.")]
+
+
+def _format_error(path: Path, e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(x) for x in err["loc"])
+    msg = err["msg"].removeprefix("Value error, ")
+    return f"{path}: {loc + ': ' if loc else ''}{msg}"
+
+
+def load_scenario(path: Path | str) -> Scenario:
+    """Parse and check one scenario file; ScenarioError with file and reason on any problem."""
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot read ({e.strerror or e})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{p}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{p}: a scenario file is a YAML mapping")
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as e:
+        raise ScenarioError(_format_error(p, e)) from None
+    if scenario.id != p.stem:
+        raise ScenarioError(f"{p}: id {scenario.id!r} must match the file name {p.stem!r}")
+    return scenario
+
+
+@lru_cache(maxsize=1)
+def _builtin() -> dict[str, Scenario]:
+    return {p.stem: load_scenario(p) for p in sorted(SCENARIO_DIR.glob("*.yaml"))}
+
+
+def all_scenarios() -> list[Scenario]:
+    """The embedded scenarios, sorted by id."""
+    return list(_builtin().values())
+
+
+def get_scenario(scenario_id: str) -> Scenario:
+    """An embedded scenario by id, or a scenario file by path."""
+    if scenario_id in _builtin():
+        return _builtin()[scenario_id]
+    if scenario_id.endswith((".yaml", ".yml")):
+        return load_scenario(scenario_id)
+    raise ScenarioError(f"unknown scenario {scenario_id!r}; embedded: {', '.join(_builtin())}")
+
+
+def select_scenarios(
+    families: list[str] | None = None, scenarios: list[str] | None = None
+) -> list[tuple[str, Scenario]]:
+    """(reference, scenario) by id or file path, or every embedded one; only of `families` if given.
+    The reference (an embedded id or a path) is how a sample finds its scenario again."""
+    for f in families or []:
+        if f not in FAMILIES:
+            raise ScenarioError(f"unknown family {f!r}; choose from: {', '.join(FAMILIES)}")
+    refs = scenarios or list(_builtin())
+    chosen = [(r, get_scenario(r)) for r in refs]
+    if families:
+        chosen = [(r, s) for r, s in chosen if s.family in families]
+    if not chosen:
+        raise ScenarioError("no scenario selected")
+    return chosen
