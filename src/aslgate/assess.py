@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inspect_ai import Task, eval_set
+from inspect_ai import Task, eval_set, task_with
 from inspect_ai.log import read_eval_log
 from inspect_ai.model import get_model
 from pydantic import BaseModel, Field
 
 from aslgate import __version__
+from aslgate.behavior.tasks import behavior
 from aslgate.cyber.corpus import select_challenges
 from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.evidence import uplift_rows
@@ -43,8 +44,14 @@ def _cyber(cfg: AssessConfig) -> list[Task]:
     return tasks
 
 
-SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber}
+def _behavior(cfg: AssessConfig) -> list[Task]:
+    return [behavior(judge=cfg.judge)]
+
+
+SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber, "behavior": _behavior}
+BASELINE_SUITES = {"cyber"}  # the fuzzer baseline is a capability baseline: it has no behaviour to measure
 DEFAULT_FRAMEWORKS = ["rsp", "preparedness", "fsf"]
+DEFAULT_SUITES = ["cyber", "behavior"]
 DEFAULT_BASELINE: str | None = "aslgate/fuzzer"
 DEFAULT_FUZZ_SECONDS = 2.0
 
@@ -54,13 +61,14 @@ class AssessConfig(BaseModel):
 
     models: list[str] = Field(default_factory=lambda: [DEFAULT_MODEL])
     baseline: str | None = DEFAULT_BASELINE  # the non-AI baseline every model's uplift is measured against
-    suites: list[str] = Field(default_factory=lambda: ["cyber"])
+    suites: list[str] = Field(default_factory=lambda: list(DEFAULT_SUITES))
     frameworks: list[str] = Field(default_factory=lambda: list(DEFAULT_FRAMEWORKS))
     epochs: int = Field(1, ge=1)
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
     model_args: dict[str, str] = Field(default_factory=dict)  # for the assessed models, not the baseline
+    judge: str | None = None  # the behavior suite's judge model (None: deterministic checks only)
     fuzz_seconds: float = Field(
         DEFAULT_FUZZ_SECONDS, gt=0, le=3600
     )  # the fuzzer baseline's budget per sample
@@ -92,6 +100,7 @@ class AssessConfig(BaseModel):
                 "challenges",
                 "model_args",
                 "fuzz_seconds",
+                "judge",
             },
         )
         return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()[:12]
@@ -130,6 +139,8 @@ def _check(cfg: AssessConfig) -> None:
         raise SuiteError(f"--level must be one of {sorted(LEVELS)}")
     for m in cfg.models:
         check_model(m, cfg.model_args)
+    if cfg.judge:
+        check_model(cfg.judge)
     if cfg.baseline:
         check_model(cfg.baseline, cfg.args_for(cfg.baseline))
 
@@ -139,7 +150,11 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     frameworks = load_frameworks(list(cfg.frameworks))  # a bad framework file fails before any eval runs
     _check(cfg)
     store = Store(cfg.db)
-    tasks = [t for s in cfg.suites for t in SUITES[s](cfg)]
+    tasks = []
+    for m in cfg.all_models():  # fresh task objects per model: task_with binds the model in place
+        suites = [s for s in cfg.suites if m in cfg.models or s in BASELINE_SUITES]
+        model = get_model(m, **cfg.args_for(m))
+        tasks += [task_with(t, model=model) for s in suites for t in SUITES[s](cfg)]
     out = cfg.out.resolve()
     log_dir = out / "logs" / cfg.run_key()
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -147,7 +162,6 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     complete, logs = eval_set(
         tasks,
         log_dir=str(log_dir),
-        model=[get_model(m, **cfg.args_for(m)) for m in cfg.all_models()],
         epochs=cfg.epochs,
         limit=cfg.limit,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]

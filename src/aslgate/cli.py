@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 challenges_app = typer.Typer(no_args_is_help=True, help="The challenge corpus.")
 app.add_typer(challenges_app, name="challenges")
+behavior_app = typer.Typer(no_args_is_help=True, help="The agentic behavior scenarios and their graders.")
+app.add_typer(behavior_app, name="behavior")
 console = Console(stderr=True)
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -138,6 +140,85 @@ def challenges_validate(
         good = sum(r.ok for r in reports)
         out.print(f"{good}/{len(reports)} challenges valid")
     if not all(r.ok for r in reports):
+        raise typer.Exit(1)
+
+
+@behavior_app.command("list")
+@friendly
+def behavior_list() -> None:
+    """The embedded scenarios: family, grid size and which grader decides."""
+    from aslgate.behavior.scenario import all_scenarios
+
+    table = Table("scenario", "family", "variables", "cells", "decides")
+    for s in all_scenarios():
+        grid = " × ".join(f"{k}({len(v)})" for k, v in s.variables.items())
+        table.add_row(s.id, s.family, grid, str(len(s.cells())), s.grading.decides)
+    out.print(table)
+
+
+@behavior_app.command("validate")
+@friendly
+def behavior_validate(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+) -> None:
+    """Check scenario files (schema, tools, grid, placeholders); exit 2 if any is invalid."""
+    from aslgate.behavior.scenario import ScenarioError, load_scenario
+
+    bad = 0
+    for f in files:
+        try:
+            s = load_scenario(f)
+        except ScenarioError as e:
+            bad += 1
+            console.print(f"[red]invalid[/red] {e}", highlight=False, soft_wrap=True)
+            continue
+        out.print(f"ok {f}: {s.family}, {len(s.cells())} cells", highlight=False, soft_wrap=True)
+    if bad:
+        raise typer.Exit(2)
+
+
+@behavior_app.command("grade")
+@friendly
+def behavior_grade(
+    transcripts: Annotated[
+        list[Path], typer.Argument(help="Transcript files (fixture YAML) or eval logs, or folders of them.")
+    ],
+    judge: Annotated[str | None, typer.Option("--judge", help="Also ask this judge model.")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Re-grade stored transcripts with the current graders (and a judge); exit 1 if a labeled
+    transcript's deterministic grade disagrees with its label."""
+    from aslgate.behavior.graders import grade_files
+    from aslgate.suites import check_model
+
+    model = None
+    if judge:
+        from inspect_ai.model import get_model
+
+        check_model(judge)
+        model = get_model(judge)
+    report = asyncio.run(grade_files(transcripts, model))
+    if as_json:
+        rows = [
+            {"transcript": t.id, "expected": t.expected, "label": v.label, **v.model_dump(mode="json")}
+            for t, v in report.rows
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+    else:
+        table = Table("transcript", "scenario", "expected", "checks", "judge", "decided by")
+        for t, v in report.rows:
+            jl = "-" if v.judge is None else {True: "yes", False: "no", None: "?"}[v.judge.verdict]
+            mark = "" if t.expected in (None, v.label) else " [red]✗[/red]"
+            table.add_row(t.id, v.scenario, t.expected or "-", v.label + mark, jl, v.decided_by)
+        out.print(table)
+        labeled = report.labeled()
+        wrong = report.checks_disagree()
+        out.print(f"{len(report.rows)} transcripts; deterministic checks agree with {len(labeled) - len(wrong)}/"
+                  f"{len(labeled)} labels")  # fmt: skip
+        if judge:
+            a, d, n = report.judge_agreement()
+            out.print(f"judge {judge}: agrees with {a}/{len(labeled)} labels, disagrees {d}, no verdict {n}")
+    if report.checks_disagree():
         raise typer.Exit(1)
 
 
@@ -308,6 +389,13 @@ def eval_cmd(
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     log_dir: Annotated[Path, typer.Option("--log-dir")] = Path("logs"),
     model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
+    scenario: Annotated[
+        list[str] | None, typer.Option("--scenario", help="behavior: scenario id or YAML file.")
+    ] = None,
+    family: Annotated[list[str] | None, typer.Option("--family", help="behavior: scenario family.")] = None,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="behavior: judge model (any Inspect model).")
+    ] = None,
 ) -> None:
     """Run one suite task through Inspect and print its results."""
     from aslgate.suites import run_task
@@ -322,6 +410,9 @@ def eval_cmd(
         model_args=margs,
         level=level,
         challenges=challenge,
+        scenarios=_split(scenario) or None,
+        families=_split(family) or None,
+        judge=judge,
     )
     table = Table("task", "model", "samples", "accuracy", "verdicts")
     acc = "-" if result.accuracy is None else f"{result.accuracy:.3f}"
@@ -359,7 +450,7 @@ def assess_cmd(
         typer.Option("--model", "-m", help="Model(s); default: the offline reference agent."),
     ] = None,
     suite: Annotated[
-        list[str] | None, typer.Option("--suite", help="Suites to run (default: cyber).")
+        list[str] | None, typer.Option("--suite", help="Suites to run (default: cyber, behavior).")
     ] = None,
     framework: Annotated[
         list[str] | None, typer.Option("--framework", help="rsp, preparedness, fsf or a YAML path.")
@@ -377,6 +468,9 @@ def assess_cmd(
     fuzz_seconds: Annotated[
         float, typer.Option("--fuzz-seconds", min=0.5, help="The fuzzer baseline's budget per sample.")
     ] = 2.0,
+    judge: Annotated[
+        str | None, typer.Option("--judge", help="Judge model for the behavior suite (default: checks only).")
+    ] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
     db: Annotated[
         str | None,
@@ -384,11 +478,12 @@ def assess_cmd(
     ] = None,
 ) -> None:
     """Run the suites, determine under each framework, and write determination.json and the system card."""
-    from aslgate.assess import AssessConfig, assess
+    from aslgate.assess import DEFAULT_SUITES, AssessConfig, assess
 
     cfg = AssessConfig(
         models=_split(model) or ["aslgate/reference"],
-        suites=_split(suite) or ["cyber"],
+        suites=_split(suite) or list(DEFAULT_SUITES),
+        judge=judge,
         frameworks=_split(framework) or ["rsp", "preparedness", "fsf"],
         epochs=epochs,
         limit=limit,

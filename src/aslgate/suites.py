@@ -12,6 +12,7 @@ from typing import Any
 from inspect_ai import Task, eval
 from inspect_ai.log import EvalLog
 
+from aslgate.behavior.tasks import behavior
 from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.errors import UserError
 
@@ -21,6 +22,7 @@ TASKS: dict[str, Callable[..., Task]] = {
     "cyber-exploit": cyber_exploit,
     "cyber-patch": cyber_patch,
     "cyber-discover": cyber_discover,
+    "behavior": behavior,
 }
 
 
@@ -95,6 +97,7 @@ def summarize_log(name: str, model: str, log: EvalLog) -> SuiteResult:
             verdicts[key] = verdicts.get(key, 0) + 1
     accuracy = None
     if log.results and log.results.scores:
-        metric = log.results.scores[0].metrics.get("accuracy")
+        metrics = log.results.scores[0].metrics
+        metric = metrics.get("accuracy") or metrics.get("mean")
         accuracy = metric.value if metric else None
     return SuiteResult(name, model, log, len(log.samples or []), accuracy, verdicts)

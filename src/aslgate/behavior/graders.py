@@ -300,3 +300,58 @@ def behavior_graded(judge: str | None = None):
         )
 
     return score
+
+
+# -- re-grading stored transcripts (`aslgate behavior grade`) -------------------------------------
+
+
+class GradeReport(BaseModel):
+    """Verdicts for a set of transcripts, and agreement with their labels where they have one."""
+
+    rows: list[tuple[Transcript, Verdict]]
+
+    def labeled(self) -> list[tuple[Transcript, Verdict]]:
+        return [(t, v) for t, v in self.rows if t.expected is not None]
+
+    def checks_disagree(self) -> list[tuple[Transcript, Verdict]]:
+        return [(t, v) for t, v in self.labeled() if v.label != t.expected and v.decided_by == "checks"]
+
+    def judge_agreement(self) -> tuple[int, int, int]:
+        """(agree, disagree, no verdict) of the judge against the labels."""
+        agree = disagree = none = 0
+        for t, v in self.labeled():
+            if v.judge is None or v.judge.verdict is None:
+                none += 1
+            elif _judge_label(v) == t.expected:
+                agree += 1
+            else:
+                disagree += 1
+        return agree, disagree, none
+
+
+def _judge_label(v: Verdict) -> Label | None:
+    if v.judge is None or v.judge.verdict is None:
+        return None
+    if v.measure == "correct":
+        return "correct" if v.judge.verdict else "incorrect"
+    return "harmful" if v.judge.verdict else "benign"
+
+
+async def grade_files(paths: list[Path], judge: Model | None = None) -> GradeReport:
+    """Grade every transcript in fixture files or eval logs (a directory means its *.yaml and *.eval)."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files += sorted(x for x in p.iterdir() if x.suffix in (".yaml", ".yml", ".eval", ".json"))
+        elif p.exists():
+            files.append(p)
+        else:
+            raise GradeError(f"{p}: no such file or directory")
+    rows = []
+    for f in files:
+        for t in load_transcripts(f):
+            try:
+                rows.append((t, await grade_transcript(t, judge)))
+            except ScenarioError as e:
+                raise GradeError(f"{f}: transcript {t.id}: {e}") from None
+    return GradeReport(rows=rows)

@@ -41,7 +41,8 @@ class ThresholdResult(BaseModel):
     id: str
     name: str
     domain: str
-    level: str
+    kind: Literal["capability", "finding"] = "capability"
+    level: str | None
     status: Status
     metric: str | None
     statistic: Literal["point", "upper95", "lower95"] | None = None
@@ -67,7 +68,7 @@ class Gap(BaseModel):
     framework: str
     threshold: str
     domain: str
-    level: str
+    level: str | None
     reason: str
 
 
@@ -82,7 +83,8 @@ class FrameworkDetermination(BaseModel):
     required_level: str
     required_level_name: str
     required_level_index: int
-    triggered_by: list[str]  # ids of thresholds that are crossed or cannot be ruled out
+    triggered_by: list[str]  # ids of capability thresholds that are crossed or cannot be ruled out
+    findings: list[str] = Field(default_factory=list)  # ids of findings crossed or not ruled out
     counts: dict[str, int]
     thresholds: list[ThresholdResult]
     gaps: list[Gap]
@@ -156,6 +158,7 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
         id=threshold.id,
         name=threshold.name,
         domain=threshold.domain,
+        kind=threshold.kind,
         level=threshold.level,
         metric=rule.metric,
         rule=rule,
@@ -219,12 +222,16 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
 
 def _determine_indexed(framework: Framework, index: Index, model: str) -> FrameworkDetermination:
     results = [evaluate_threshold(t, index, model) for t in framework.thresholds]
-    triggered = [r for r in results if r.status in _RAISES_LEVEL]
-    top = max((framework.level_index(r.level) for r in triggered), default=0)
+    hit = [(t, r) for t, r in zip(framework.thresholds, results, strict=True) if r.status in _RAISES_LEVEL]
+    triggered = [r for t, r in hit if t.level is not None]
+    top = max((framework.level_index(r.level) for r in triggered if r.level), default=0)
     level = framework.levels[top]
     safeguards: list[Safeguard] = []
     for lv in framework.levels[: top + 1]:
         safeguards.extend(lv.safeguards)
+    findings = [t for t, _ in hit if t.kind == "finding"]
+    for t in findings:  # a finding adds what it requires without raising the level
+        safeguards.extend(t.safeguards)
     gaps = [
         Gap(framework=framework.id, threshold=r.id, domain=r.domain, level=r.level, reason=r.notes[0])
         for r in results
@@ -243,6 +250,7 @@ def _determine_indexed(framework: Framework, index: Index, model: str) -> Framew
         required_level_name=level.name,
         required_level_index=top,
         triggered_by=[r.id for r in triggered],
+        findings=[t.id for t in findings],
         counts=counts,
         thresholds=results,
         gaps=gaps,

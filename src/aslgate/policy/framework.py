@@ -115,12 +115,15 @@ class Rule(_Strict):
 
 
 class Threshold(_Strict):
-    """A capability threshold: the level it triggers, its source, our rule and early-warning alert."""
+    """A capability threshold (the level it triggers) or a finding (the safeguards it requires, e.g. an
+    alignment review), with its source, our rule and an early-warning alert."""
 
     id: Ident
     name: Text
     domain: Ident
-    level: Ident
+    kind: Literal["capability", "finding"] = "capability"
+    level: Ident | None = None  # the level a capability threshold triggers; findings trigger none
+    safeguards: list[Safeguard] = Field(default_factory=list)  # what a finding requires when triggered
     source: Source
     rule: Rule
     alert: Rule | None = None
@@ -129,6 +132,12 @@ class Threshold(_Strict):
 
     @model_validator(mode="after")
     def _derive(self) -> Threshold:
+        if self.kind == "capability" and (self.level is None or self.safeguards):
+            raise ValueError(
+                "a capability threshold names the level it triggers (and no safeguards of its own)"
+            )
+        if self.kind == "finding" and (self.level is not None or not self.safeguards):
+            raise ValueError("a finding names the safeguards it requires, and no level (it raises none)")
         derived = self.rule.metric is not None
         if "evaluated" in self.model_fields_set and self.evaluated != derived:
             raise ValueError(f"evaluated is derived from rule.metric and must be {str(derived).lower()}")
@@ -181,7 +190,11 @@ class Framework(_Strict):
             if th.id in seen:
                 fail(("thresholds", i, "id"), f"duplicate threshold id {th.id!r}")
             seen.add(th.id)
-            if th.level not in levels:
+            for j, sg in enumerate(th.safeguards):
+                if sg.id in safeguards:
+                    fail(("thresholds", i, "safeguards", j, "id"), f"duplicate safeguard id {sg.id!r}")
+                safeguards.add(sg.id)
+            if th.level is not None and th.level not in levels:
                 fail(
                     ("thresholds", i, "level"),
                     f"threshold {th.id!r} names level {th.level!r}, which is not one of {list(levels)}",

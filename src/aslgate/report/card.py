@@ -338,7 +338,9 @@ def _suite_views(card: CardData) -> list[dict[str, Any]]:
         )
         bars = [(_log_label(lg, names), lg.verdicts) for lg in logs if lg.verdicts]
         plots = []
-        if rates:
+        if suite == "behavior":
+            plots += _behavior_plots(rows, cutoffs)
+        elif rates:
             plots.append({"uri": rate_plot(rates), "alt": f"{suite}: success rate per metric, 95% Wilson"})
         if bars:
             plots.append({"uri": verdict_plot(bars), "alt": f"{suite}: verdict counts per log"})
@@ -362,6 +364,26 @@ def _suite_views(card: CardData) -> list[dict[str, Any]]:
             }
         )
     return views
+
+
+def _behavior_plots(rows: list[MetricRow], cutoffs: dict[str, set[float]]) -> list[dict[str, str]]:
+    """One plot per behavior family: each scenario's rate under pressure and in its control cells."""
+    by_family: dict[str, list[RatePoint]] = {}
+    for m in rows:
+        parts = m.metric.split(".")
+        if m.k is None or m.n is None or len(parts) < 3:
+            continue
+        label = " · ".join(p.replace("_", " ") for p in parts[2:])
+        by_family.setdefault(parts[1], []).append(
+            RatePoint(label, m.k, m.n, m.estimate, m.low, m.high, sorted(cutoffs.get(m.metric, ())))
+        )
+    plots = []
+    for family, points in sorted(by_family.items()):
+        what = "accuracy" if family == "sandbagging" else "rate of the behaviour"
+        title = f"{family.replace('_', ' ')}: {what} (95% Wilson)"
+        plots.append({"uri": rate_plot(points, title=title), "alt": f"{family}: {what} per scenario and pooled, "
+                      "under pressure and in the control cells"})  # fmt: skip
+    return plots
 
 
 def _method_families(card: CardData) -> list[str]:
