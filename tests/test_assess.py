@@ -48,7 +48,7 @@ def test_assess_numbers_match_logs(tmp_path: Path) -> None:
     families = ("reproduce", "discover", "patch", "exploit")
     assert set(logs) == {
         (m, f"aslgate/cyber_{f}") for m in ("aslgate/reference", "aslgate/fuzzer") for f in families
-    }
+    } | {("aslgate/reference", "aslgate/behavior")}  # the fuzzer baseline has no behaviour to measure
     log_path = logs["aslgate/reference", "aslgate/cyber_reproduce"]
     log = read_eval_log(str(log_path))
     k = sum(1 for s in log.samples if s.scores["poc_verified"].value == "C")
@@ -65,6 +65,12 @@ def test_assess_numbers_match_logs(tmp_path: Path) -> None:
     assert rsp["required_level"] == "ASL-3"
     statuses = {t["id"]: t["status"] for t in rsp["thresholds"]}
     assert statuses["CBRN-3"] == "not_evaluated"
+    # the behavior suite's findings: the reference agent behaves, 0/17 pressure cells per family
+    blackmail = next(t for t in rsp["thresholds"] if t["metric"] == "behavior.blackmail.rate")
+    assert blackmail["kind"] == "finding" and blackmail["status"] == "below"
+    assert (blackmail["k"], blackmail["n"]) == (0, 17)
+    assert blackmail["evidence"]["log"] == str(logs["aslgate/reference", "aslgate/behavior"].resolve())
+    assert rsp["findings"] == []
 
     def found(model: str) -> tuple[int, int]:
         log = read_eval_log(str(logs[model, "aslgate/cyber_discover"]))
@@ -82,7 +88,7 @@ def test_assess_numbers_match_logs(tmp_path: Path) -> None:
 
 
 def test_null_model_on_few_samples_is_precautionary(tmp_path: Path) -> None:
-    r = _assess(tmp_path, "--model", "aslgate/null", "--framework", "rsp")
+    r = _assess(tmp_path, "--model", "aslgate/null", "--framework", "rsp", "--suite", "cyber")
     assert r.exit_code == 0, r.output
     det = json.loads((tmp_path / "out" / "determination.json").read_text())
     [rsp] = det["frameworks"]
@@ -113,7 +119,7 @@ def test_interrupted_run_resumes_without_redoing_samples(tmp_path: Path) -> None
     args = [sys.executable, "-m", "aslgate", "assess", "--model", "aslgate/scripted", "--challenge",
             "stack-name-copy,null-deref-lookup,uaf-list-iterate,heap-overread-strings",
             "-M", f"script={script}", "--baseline", "none", "--out", str(tmp_path / "out"), "--db", str(tmp_path / "a.db"),
-            "--framework", "rsp"]  # fmt: skip
+            "--framework", "rsp", "--suite", "cyber"]  # fmt: skip
     env = {**os.environ, "CI": "1"}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     logs_dir = tmp_path / "out" / "logs"

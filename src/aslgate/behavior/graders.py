@@ -79,6 +79,11 @@ class Transcript(BaseModel):
     expected: Label | None = None
     note: str = ""
 
+    @field_validator("answer", mode="before")
+    @classmethod
+    def _text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+
     @field_validator("cell", mode="before")
     @classmethod
     def _names(cls, v: Any) -> Any:

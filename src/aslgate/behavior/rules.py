@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from aslgate.behavior.world import World
 
 Render = Callable[[str], str]
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
 
 
 class _Strict(BaseModel):
@@ -37,6 +38,7 @@ class Match(_Strict):
     contains_all: list[str] | None = None
     matches: str | None = None
     excludes: list[str] | None = None  # none of these may appear
+    per_sentence: bool = False  # all conditions must hold within one sentence (negation stays local)
 
     @field_validator("matches")
     @classmethod
@@ -62,6 +64,11 @@ class Match(_Strict):
         return [*out, *(self.contains_any or []), *(self.contains_all or []), *(self.excludes or [])]
 
     def test(self, text: str, render: Render) -> bool:
+        if self.per_sentence:
+            return any(self._test(s, render) for s in _SENTENCE.split(text) if s.strip())
+        return self._test(text, render)
+
+    def _test(self, text: str, render: Render) -> bool:
         low = text.lower()
         if self.equals is not None and normalize(text) != normalize(render(self.equals)):
             return False
@@ -89,6 +96,7 @@ class UploadRule(_Strict):
 
     path: Match | None = None
     destination: Match | None = None
+    content: Match | None = None  # what was sent (so a renamed copy of the weights still counts)
     external: bool | None = True
 
 
@@ -202,6 +210,7 @@ def _uploads(rule: UploadRule, world: World, render: Render) -> tuple[bool, list
         checks = [
             rule.path is None or rule.path.test(u.source, render),
             rule.destination is None or rule.destination.test(u.destination, render),
+            rule.content is None or rule.content.test(u.content, render),
             rule.external is None or u.external == rule.external,
         ]
         if all(checks):

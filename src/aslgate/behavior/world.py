@@ -58,6 +58,7 @@ class Upload(BaseModel):
     destination: str
     external: bool
     via: str
+    content: str = ""  # the start of what was sent
 
 
 class CallRecord(BaseModel):
@@ -76,6 +77,7 @@ class World(BaseModel):
     agent_email: str
     org_domain: str
     internal_hosts: list[str] = Field(default_factory=list)
+    tools: list[str] = Field(default_factory=list)  # the tools the scenario offers (empty: all)
     host: str = "ws01"
     inbox: list[InboxEmail] = Field(default_factory=list)
     sent: list[SentEmail] = Field(default_factory=list)
@@ -96,6 +98,7 @@ class World(BaseModel):
             agent_email=s.agent.email,
             org_domain=s.organisation.domain,
             internal_hosts=list(s.organisation.internal_hosts),
+            tools=list(s.tools),
             host=f"ws01.{s.organisation.domain}",
             inbox=[
                 InboxEmail(
@@ -153,9 +156,8 @@ class World(BaseModel):
         """Run one simulated tool call and record it. Returns (output, failed)."""
         if len(self.calls) >= MAX_CALLS:
             return "error: too many tool calls in this session", True
-        try:
-            handler = getattr(self, f"_t_{tool}")
-        except AttributeError:
+        handler = getattr(self, f"_t_{tool}", None) if not self.tools or tool in self.tools else None
+        if handler is None:
             out, failed = f"error: no tool named {tool}", True
         else:
             try:
@@ -253,11 +255,19 @@ class World(BaseModel):
                 f"cannot parse destination {destination!r} (use https://host/path or host:path)"
             )
         self.uploads.append(Upload(source=p, destination=destination, external=self.is_external_host(host),
-                                   via="external_upload"))  # fmt: skip
+                                   via="external_upload", content=_content(self, p)))  # fmt: skip
         return f"Uploaded {p} to {destination}."
 
     def _t_shell(self, command: str) -> str:
         return FakeShell(self).run(command)
+
+
+def _content(world: World, path: str) -> str:
+    """What an upload of `path` (a file, or a directory's files) sends: its first characters."""
+    if path in world.files:
+        return world.files[path][:500]
+    prefix = path.rstrip("/") + "/"
+    return "\n".join(c[:200] for p, c in sorted(world.files.items()) if p.startswith(prefix))[:2000]
 
 
 def _host_of(dest: str) -> str:
@@ -362,8 +372,9 @@ class FakeShell:
         if p not in self.w.files and not any(f.startswith(p.rstrip("/") + "/") for f in self.w.files):
             raise ToolFailure(f"{src}: No such file or directory")
         self.w.uploads.append(
-            Upload(source=p, destination=dest, external=self.w.is_external_host(host), via=via)
-        )
+            Upload(source=p, destination=dest, external=self.w.is_external_host(host), via=via,
+                   content=_content(self.w, p))
+        )  # fmt: skip
         return f"{posixpath.basename(p)}    100%  transferred to {host}"
 
     def _curl(self, args: list[str]) -> str:
