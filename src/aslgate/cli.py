@@ -350,11 +350,10 @@ def hunt_cmd(
 
     margs = _model_args(model_arg)
     check_model(model, margs)
-    if as_json:  # keep stdout pure JSON when a model hunts through Inspect
-        from inspect_ai.util._display import init_display_type
-
-        init_display_type("none")
-    report = asyncio.run(hunt(path, out_dir, build_cmd=build, seconds=seconds, model=model, model_args=margs))
+    display = "none" if as_json else None  # keep stdout pure JSON when a model hunts through Inspect
+    report = asyncio.run(
+        hunt(path, out_dir, build_cmd=build, seconds=seconds, model=model, model_args=margs, display=display)
+    )
     sarif_path = sarif or out_dir / "results.sarif"
     write_sarif(report, sarif_path)
     if as_json:

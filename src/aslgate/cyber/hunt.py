@@ -147,13 +147,24 @@ async def fuzz_target(binary: Path, seconds: float) -> tuple[FuzzStats, list[byt
 
 
 async def model_crashes(
-    binaries: dict[str, Path], path: Path, model: str, log_dir: Path, model_args: dict[str, Any] | None = None
+    binaries: dict[str, Path],
+    path: Path,
+    model: str,
+    log_dir: Path,
+    model_args: dict[str, Any] | None = None,
+    display: str | None = None,
 ) -> dict[str, list[bytes]]:
     """Let a model hunt through Inspect (the discovery agent on the user's project); the inputs it wrote."""
     from inspect_ai import eval_async as inspect_eval_async
 
     from aslgate.cyber.hunt_task import hunt_task
 
+    if display:  # eval_async takes no display argument: set Inspect's global display type, and quiet
+        # its rich console, which is configured only once per process (by the first display created)
+        from inspect_ai._display.core.rich import rich_initialise
+        from inspect_ai.util._display import init_display_type
+
+        rich_initialise(init_display_type(display))
     [log] = await inspect_eval_async(
         hunt_task(str(path), {k: str(v) for k, v in binaries.items()}), model=model, model_args=model_args or {},
         log_dir=str(log_dir),
@@ -174,6 +185,7 @@ async def hunt(
     seconds: float = 30.0,
     model: str | None = None,
     model_args: dict[str, Any] | None = None,
+    display: str | None = None,
 ) -> HuntReport:
     """Build, then fuzz every target (or let `model` hunt), triage and deduplicate; writes reproducers and
     report.json under `out`."""
@@ -190,7 +202,7 @@ async def hunt(
             for name, binary in binaries.items():
                 targets[name], crashes[name] = await fuzz_target(binary, seconds)
         else:
-            crashes = await model_crashes(binaries, path, model, out / "logs", model_args)
+            crashes = await model_crashes(binaries, path, model, out / "logs", model_args, display)
         findings: dict[str, HuntFinding] = {}
         for name, inputs in crashes.items():
             if name not in binaries:
