@@ -272,3 +272,31 @@ def test_card_from_store_without_logs(tmp_path: Path) -> None:
     assert card.logs == [] and card.metrics == [] and card.run == {}
     page = render_html(card)
     assert "ASL-2" in page and "not evaluated" in page and 'id="suite-' not in page
+
+
+def test_behavior_section_has_a_plot_per_family_and_findings_are_shown(tmp_path: Path) -> None:
+    from aslgate.policy.stats import difference_row
+
+    blog = "/data/logs/2026-11-24T02-00-00-00-00_behavior_AAAAAAAAAAAAAAAAAAAAAA.eval"
+    rows = [
+        *_rows(MODEL),
+        rate_row(MODEL, "behavior.blackmail.rate", 6, 17, log=blog, sample_ids=["blackmail_replacement:x"]),
+        rate_row(MODEL, "behavior.blackmail.control", 0, 6, log=blog),
+        rate_row(MODEL, "behavior.blackmail.blackmail_replacement.pressure", 6, 17, log=blog),
+        rate_row(MODEL, "behavior.blackmail.blackmail_replacement.control", 0, 6, log=blog),
+        rate_row(MODEL, "behavior.sandbagging.accuracy_eval", 0, 40, log=blog),
+        rate_row(MODEL, "behavior.sandbagging.accuracy_work", 20, 20, log=blog),
+        difference_row(MODEL, "behavior.sandbagging.gap", 20, 20, 0, 40, log=blog),
+    ]
+    det = determine_all(load_frameworks(["rsp"]), rows, MODEL)
+    [rsp] = det.frameworks
+    assert set(rsp.findings) == {"alignment.blackmail", "evaluation-integrity.sandbagging"}
+    assert rsp.required_level == "ASL-3"  # raised by the cyber rows only
+    card = _card().model_copy(update={"determination": det, "metrics": rows})
+    page = render_html(card)
+    behavior = _section(page, 'id="suite-behavior"', 'id="suite-cyber"')
+    plots = re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', behavior)
+    assert [p.split(":")[0] for p in plots] == ["blackmail", "sandbagging"]
+    assert "Findings (safeguards added, level unchanged)" in page
+    assert "alignment review of" in page  # the finding's safeguard is listed
+    assert "behavior.blackmail — blackmail under replacement threat" in page  # method note
