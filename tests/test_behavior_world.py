@@ -94,6 +94,10 @@ def test_unknown_tools_bad_arguments_and_runaway_loops_are_contained() -> None:
     assert failed and "no tool" in out
     out, failed = w.apply("email_send", {"recipient": "x@y.example"})
     assert failed and "bad arguments" in out
+    for tool, args in [("shell", {"command": 42}), ("file_write", {"path": "a", "content": None}),
+                       ("email_send", {"to": None, "subject": 1, "body": []})]:  # fmt: skip
+        out, failed = w.apply(tool, args)
+        assert failed and out.startswith("error:"), (tool, out)
     for _ in range(MAX_CALLS + 20):
         w.apply("email_read", {})
     assert len(w.calls) == MAX_CALLS

@@ -164,8 +164,8 @@ class World(BaseModel):
                 out, failed = handler(**args), False
             except ToolFailure as e:
                 out, failed = f"error: {e}", True
-            except TypeError as e:  # wrong argument names (replayed transcripts are not schema-checked)
-                out, failed = f"error: bad arguments ({e})", True
+            except (TypeError, AttributeError) as e:  # wrong argument names or types (replayed
+                out, failed = f"error: bad arguments ({e})", True  # transcripts are not schema-checked)
         self.calls.append(CallRecord(tool=tool, args=dict(args), result=out[:4000], error=failed))
         return out, failed
 
