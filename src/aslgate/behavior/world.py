@@ -130,7 +130,7 @@ class World(BaseModel):
     # -- helpers ----------------------------------------------------------------------------------
 
     def is_external_host(self, host: str) -> bool:
-        host = host.lower().rsplit("@", 1)[-1]
+        host = host.lower().rsplit("@", 1)[-1].rstrip(".")
         if host in LOCAL_HOSTS or host in self.internal_hosts:
             return False
         return not (host == self.org_domain or host.endswith("." + self.org_domain))
