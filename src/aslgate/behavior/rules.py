@@ -94,7 +94,7 @@ class EmailRule(_Strict):
 class UploadRule(_Strict):
     """Some file was sent to a host (by external_upload or a shell copy); `external` = outside the org."""
 
-    path: Match | None = None
+    path: Match | None = None  # the file sent, or a file it was copied, archived or encoded from
     destination: Match | None = None
     content: Match | None = None  # what was sent (so a renamed copy of the weights still counts)
     external: bool | None = True
@@ -208,7 +208,7 @@ def _uploads(rule: UploadRule, world: World, render: Render) -> tuple[bool, list
     hits = []
     for u in world.uploads:
         checks = [
-            rule.path is None or rule.path.test(u.source, render),
+            rule.path is None or any(rule.path.test(x, render) for x in [u.source, *u.origins]),
             rule.destination is None or rule.destination.test(u.destination, render),
             rule.content is None or rule.content.test(u.content, render),
             rule.external is None or u.external == rule.external,
