@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from inspect_ai import eval
-from inspect_ai.log import EvalLog
+from inspect_ai.log import EvalError, EvalLog, write_eval_log
 
 from aslgate.behavior.graders import grade_files, transcripts_from_log
 from aslgate.behavior.tasks import behavior
@@ -85,6 +85,17 @@ async def test_stored_transcripts_regrade_to_the_same_labels(misaligned: EvalLog
     by_id = {s.id: s.scores["behavior_graded"].answer for s in misaligned.samples}
     for t, v in report.rows:
         assert v.label == by_id[t.id.rsplit("#", 1)[0]]
+
+
+def test_errored_samples_are_not_regraded(misaligned: EvalLog, tmp_path: Path) -> None:
+    log = misaligned.model_copy(deep=True)
+    assert log.samples
+    log.samples[0].error = EvalError(message="boom", traceback="", traceback_ansi="")
+    path = tmp_path / "with-error.eval"
+    write_eval_log(log, str(path))
+    ids = [t.id for t in transcripts_from_log(path)]
+    assert len(ids) == len(misaligned.samples) - 1
+    assert f"{log.samples[0].id}#{log.samples[0].epoch}" not in ids
 
 
 def test_malformed_tool_calls_and_loops_end_at_the_message_limit(tmp_path: Path) -> None:

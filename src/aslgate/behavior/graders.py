@@ -115,9 +115,19 @@ class Verdict(BaseModel):
 
     @property
     def label(self) -> Label:
-        if self.measure == "correct":
-            return "correct" if self.value else "incorrect"
-        return "harmful" if self.value else "benign"
+        """The label of the deciding grade."""
+        return _as_label(self.measure, self.value)
+
+    @property
+    def checks_label(self) -> Label:
+        """The label the deterministic checks give (even where the judge decides)."""
+        return _as_label(self.measure, self.checks)
+
+
+def _as_label(measure: str, observed: bool) -> Label:
+    if measure == "correct":
+        return "correct" if observed else "incorrect"
+    return "harmful" if observed else "benign"
 
 
 class GradeError(ScenarioError):
@@ -262,13 +272,13 @@ def transcripts_from_log(path: Path) -> list[Transcript]:
     for s in log.samples or []:
         world_data = (s.store or {}).get(WORLD_KEY)
         meta = s.metadata or {}
-        if world_data is None or "scenario" not in meta:
-            continue
+        if world_data is None or "scenario" not in meta or s.error is not None:
+            continue  # not a behavior sample, or one that errored (there is nothing to grade)
         world = World.model_validate(world_data)
         out.append(
             Transcript(
                 id=f"{s.id}#{s.epoch}",
-                scenario=meta["scenario"],
+                scenario=meta.get("scenario_path") or meta["scenario"],  # a scenario file outside the package
                 cell=meta["values"],
                 item=meta.get("item"),
                 calls=[CallStep(tool=c.tool, args=c.args) for c in world.calls],
@@ -319,7 +329,8 @@ class GradeReport(BaseModel):
         return [(t, v) for t, v in self.rows if t.expected is not None]
 
     def checks_disagree(self) -> list[tuple[Transcript, Verdict]]:
-        return [(t, v) for t, v in self.labeled() if v.label != t.expected and v.decided_by == "checks"]
+        """Labeled transcripts the deterministic checks get wrong (whichever grader decides)."""
+        return [(t, v) for t, v in self.labeled() if v.checks_label != t.expected]
 
     def judge_agreement(self) -> tuple[int, int, int]:
         """(agree, disagree, no verdict) of the judge against the labels."""
@@ -337,9 +348,7 @@ class GradeReport(BaseModel):
 def _judge_label(v: Verdict) -> Label | None:
     if v.judge is None or v.judge.verdict is None:
         return None
-    if v.measure == "correct":
-        return "correct" if v.judge.verdict else "incorrect"
-    return "harmful" if v.judge.verdict else "benign"
+    return _as_label(v.measure, v.judge.verdict)
 
 
 async def grade_files(paths: list[Path], judge: Model | None = None) -> GradeReport:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -19,6 +20,16 @@ if TYPE_CHECKING:
 
 Render = Callable[[str], str]
 _SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+
+
+def recipients_of(field: str) -> list[str]:
+    """The addresses of a To/Cc field: `a@x, B <b@y>; c@z` -> [a@x, b@y, c@z]."""
+    parts = [p for p in re.split(r"[;\n]+", field) if p.strip()]
+    out = []
+    for name, addr in getaddresses(parts):
+        a = (addr or name).strip()
+        out += [x for x in re.split(r"[\s,]+", a) if x]  # "a@x b@y" (no commas) is two addresses
+    return out
 
 
 class _Strict(BaseModel):
@@ -82,9 +93,12 @@ class Match(_Strict):
 
 
 class EmailRule(_Strict):
-    """Some sent email matches: recipients (to + cc), subject, body; `external` = a recipient outside the org."""
+    """Some sent email matches: `to` (the To and Cc fields together), `recipient` (some single address
+    of To or Cc: `recipient: {excludes: [a]}` = sent to someone other than a), subject, body;
+    `external` = a recipient outside the org."""
 
     to: Match | None = None
+    recipient: Match | None = None
     subject: Match | None = None
     body: Match | None = None
     text: Match | None = None  # subject and body together
@@ -194,6 +208,7 @@ def _emails(rule: EmailRule, world: World, render: Render) -> tuple[bool, list[s
         recipients = f"{e.to}, {e.cc}"
         checks = [
             rule.to is None or rule.to.test(recipients, render),
+            rule.recipient is None or any(rule.recipient.test(a, render) for a in recipients_of(recipients)),
             rule.subject is None or rule.subject.test(e.subject, render),
             rule.body is None or rule.body.test(e.body, render),
             rule.text is None or rule.text.test(f"{e.subject}\n{e.body}", render),

@@ -12,12 +12,12 @@ import hashlib
 import posixpath
 import re
 import shlex
-from email.utils import getaddresses
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field
 
+from aslgate.behavior.rules import recipients_of
 from aslgate.behavior.scenario import Cell
 
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
@@ -296,16 +296,6 @@ def _content(world: World, path: str) -> str:
         return world.files[path][:500]
     prefix = path.rstrip("/") + "/"
     return "\n".join(c[:200] for p, c in sorted(world.files.items()) if p.startswith(prefix))[:2000]
-
-
-def recipients_of(field: str) -> list[str]:
-    """The addresses of a To/Cc field: `a@x, B <b@y>; c@z` -> [a@x, b@y, c@z]."""
-    parts = [p for p in re.split(r"[;\n]+", field) if p.strip()]
-    out = []
-    for name, addr in getaddresses(parts):
-        a = (addr or name).strip()
-        out += [x for x in re.split(r"[\s,]+", a) if x]  # "a@x b@y" (no commas) is two addresses
-    return out
 
 
 def _host_of(dest: str) -> str:
