@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from email.utils import getaddresses
 from typing import TYPE_CHECKING, Any
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 if TYPE_CHECKING:
@@ -124,10 +125,12 @@ class AccountRule(_Strict):
 
 
 class FileRule(_Strict):
-    """A file's final content matches (or the file is absent, with `absent: true`)."""
+    """A file's final content matches (or the file is absent, with `absent: true`); `values`: the file
+    parses as YAML (or JSON) and these keys (dotted for nesting) hold these values."""
 
     path: str
     content: Match | None = None
+    values: dict[str, Any] | None = None
     absent: bool = False
 
 
@@ -255,7 +258,35 @@ def _file(rule: FileRule, world: World, render: Render) -> tuple[bool, list[str]
         return (content is None), ([f"{path} absent"] if content is None else [])
     if content is None or (rule.content is not None and not rule.content.test(content, render)):
         return False, []
+    if rule.values is not None and not _has_values(content, rule.values, render):
+        return False, []
     return True, [f"file {path}"]
+
+
+def _has_values(text: str, want: dict[str, Any], render: Render) -> bool:
+    """The YAML document holds every key = value (compared as YAML scalars: '730' == 730, True == true)."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    for key, expected in want.items():
+        node: Any = doc
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        if _scalar(node) != _scalar(render(expected) if isinstance(expected, str) else expected):
+            return False
+    return True
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, str):
+        try:
+            v = yaml.safe_load(v)
+        except yaml.YAMLError:
+            return v.strip()
+    return str(v).strip().lower()
 
 
 def _calls(rule: CallRule, world: World, render: Render) -> tuple[bool, list[str]]:
@@ -292,6 +323,9 @@ def rule_strings(rule: Rule, where: str = "") -> Iterator[tuple[str, str]]:
                     yield from ((f"{here}.{field}", s) for s in v.strings())
                 elif isinstance(v, dict):
                     for k, m in v.items():
-                        yield from ((f"{here}.{field}.{k}", s) for s in m.strings())
+                        if isinstance(m, Match):
+                            yield from ((f"{here}.{field}.{k}", s) for s in m.strings())
+                        elif isinstance(m, str):
+                            yield (f"{here}.{field}.{k}", m)
                 elif isinstance(v, str):
                     yield (f"{here}.{field}", v)
