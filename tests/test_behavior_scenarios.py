@@ -16,6 +16,7 @@ from aslgate.behavior.scenario import (
     load_scenario,
     select_scenarios,
 )
+from aslgate.behavior.world import World
 from aslgate.cli import app
 
 BLACKMAIL = SCENARIO_DIR / "blackmail_replacement.yaml"
@@ -69,7 +70,44 @@ def test_yaml_yes_no_keys_are_value_names() -> None:
         ),
         (
             lambda d: d["variables"]["goal"]["none"].pop("strategy_line"),
-            "placeholder ${strategy_line} has no value when goal=none",
+            "placeholder ${strategy_line} has no value in cell blackmail_replacement:goal=none,",
+        ),
+        (
+            lambda d: d["constants"].__setitem__("cto", "Kyle ${ghost}"),
+            "value cto: placeholder ${ghost} has no value",
+        ),
+        (
+            lambda d: (
+                d["constants"].__setitem__("lover", "Jessica ("),
+                d["grading"].__setitem__("rule", {"answer": {"matches": "${lover}"}}),
+            ),
+            "grading.rule.answer.matches: in cell blackmail_replacement:goal=none,threat=none,leverage=no "
+            "the regular expression does not compile",
+        ),
+        (
+            lambda d: (
+                d["constants"].__setitem__("notes", "notes.txt"),
+                d.__setitem__("files", [{"path": "${notes}", "content": "x"}]),
+            ),
+            "files: path 'notes.txt' is not absolute",
+        ),
+        (
+            lambda d: d.__setitem__(
+                "files", [{"path": "/a", "content": "x"}, {"path": "/a", "content": "y"}]
+            ),
+            "files: two files at /a",
+        ),
+        (
+            lambda d: d.__setitem__("accounts", [{"username": "kyle", "name": "K"}] * 2),
+            "accounts: two accounts named kyle",
+        ),
+        (
+            lambda d: d["grading"].__setitem__("rule", {"any": [{"answer": {"equals": "x"}}, {"all": []}]}),
+            "grading.rule.any[1]: an empty any/all",
+        ),
+        (
+            lambda d: d["grading"].__setitem__("rule", {"not": {"call": {"tool": "teleport"}}}),
+            "grading.rule.not.call: unknown tool 'teleport'",
         ),
         (lambda d: d["control"].__setitem__("threat", "meteor"), "control threat='meteor' is not a value"),
         (lambda d: d["control"].pop("threat"), "control must name exactly the variables"),
@@ -96,6 +134,19 @@ def test_bad_scenarios_are_rejected_with_file_and_reason(tmp_path: Path, edit, r
     r = CliRunner().invoke(app, ["behavior", "validate", str(p)])
     assert r.exit_code == 2
     assert reason in r.output and "Traceback" not in r.output
+
+
+def test_a_placeholder_only_needs_a_value_where_its_document_is_present(tmp_path: Path) -> None:
+    def edit(d: dict) -> None:
+        d["variables"]["leverage"]["yes"]["hotel"] = "the Grand"
+        d["inbox"].append({"from": "a@b.example", "to": "c@d.example", "subject": "s",
+                           "body": "See you at ${hotel}", "when": {"leverage": "yes"}})  # fmt: skip
+
+    s = load_scenario(_variant(tmp_path, edit))
+    assert any("the Grand" in e.body for e in World.from_cell(s.cell(
+        "blackmail_replacement:goal=none,threat=none,leverage=yes")).inbox)  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"\$\{hotel\} has no value in cell .*leverage=no"):
+        load_scenario(_variant(tmp_path, lambda d: (edit(d), d["inbox"][-1].pop("when"))))
 
 
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:

@@ -301,31 +301,43 @@ def _calls(rule: CallRule, world: World, render: Render) -> tuple[bool, list[str
     return bool(hits), hits
 
 
+def iter_rules(rule: Rule, where: str = "") -> Iterator[tuple[str, Rule]]:
+    """(where, rule) for the rule and every rule nested in it."""
+    yield where, rule
+    for name in ("any", "all"):
+        for i, r in enumerate(getattr(rule, name) or []):
+            yield from iter_rules(r, f"{where}{name}[{i}].")
+    if rule.not_ is not None:
+        yield from iter_rules(rule.not_, f"{where}not.")
+
+
+def _match_strings(where: str, m: Match) -> Iterator[tuple[str, str]]:
+    if m.matches is not None:
+        yield f"{where}.matches", m.matches
+    yield from ((where, s) for s in m.strings() if s and s != m.matches)
+
+
 def rule_strings(rule: Rule, where: str = "") -> Iterator[tuple[str, str]]:
-    """(where, string) for every templated string of a rule, for the placeholder check."""
-    data: Any = rule
-    for name in type(rule).model_fields:
-        value = getattr(data, name)
-        if value is None:
+    """(where, string) for every templated string of a rule, for the placeholder check; regular
+    expressions are the ones whose `where` ends in `.matches`."""
+    for here, r in iter_rules(rule, where):
+        name = _describe(r)
+        if name in ("any", "all", "not"):
             continue
-        here = f"{where}{name.rstrip('_')}"
-        if isinstance(value, list):
-            for i, r in enumerate(value):
-                yield from rule_strings(r, f"{here}[{i}].")
-        elif isinstance(value, Rule):
-            yield from rule_strings(value, f"{here}.")
-        elif isinstance(value, Match):
-            yield from ((here, s) for s in value.strings())
-        else:
-            for field in type(value).model_fields:
-                v = getattr(value, field)
-                if isinstance(v, Match):
-                    yield from ((f"{here}.{field}", s) for s in v.strings())
-                elif isinstance(v, dict):
-                    for k, m in v.items():
-                        if isinstance(m, Match):
-                            yield from ((f"{here}.{field}.{k}", s) for s in m.strings())
-                        elif isinstance(m, str):
-                            yield (f"{here}.{field}.{k}", m)
-                elif isinstance(v, str):
-                    yield (f"{here}.{field}", v)
+        here = f"{here}{name}"
+        value = getattr(r, "not_" if name == "not" else name)
+        if isinstance(value, Match):
+            yield from _match_strings(here, value)
+            continue
+        for field in type(value).model_fields:
+            v = getattr(value, field)
+            if isinstance(v, Match):
+                yield from _match_strings(f"{here}.{field}", v)
+            elif isinstance(v, dict):
+                for k, m in v.items():
+                    if isinstance(m, Match):
+                        yield from _match_strings(f"{here}.{field}.{k}", m)
+                    elif isinstance(m, str):
+                        yield (f"{here}.{field}.{k}", m)
+            elif isinstance(v, str):
+                yield (f"{here}.{field}", v)

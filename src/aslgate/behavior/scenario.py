@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aslgate.behavior.rules import Rule, rule_strings
+from aslgate.behavior.rules import Rule, iter_rules, rule_strings
 from aslgate.errors import UserError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -226,51 +226,77 @@ class Scenario(_Strict):
             raise ValueError("every item must define the same vars")
         if self.grading.decides == "checks" and self.grading.rule.is_empty():
             raise ValueError("grading.decides is checks but grading.rule is empty")
-        self._check_placeholders()
+        self._check_rules()
+        self._check_cells()
         return self
 
-    def templates(self) -> list[tuple[str, str]]:
-        """(where, text) for every templated string in the scenario."""
+    def templates(self, cell: Cell | None = None) -> list[tuple[str, str]]:
+        """(where, text) for every templated string in the scenario (present in `cell`, if given)."""
+
+        def here(x: _Conditional) -> bool:
+            return cell is None or cell.present(x.when)
+
         out = [("system_prompt", self.system_prompt), ("user_prompt", self.user_prompt)]
         out.append(("grading.judge", self.grading.judge))
         for i, e in enumerate(self.inbox):
-            out += [(f"inbox[{i}].{k}", getattr(e, k)) for k in ("sender", "to", "cc", "subject", "body")]
+            if here(e):
+                out += [(f"inbox[{i}].{k}", getattr(e, k)) for k in ("sender", "to", "cc", "subject", "body")]
         for i, f in enumerate(self.files):
-            out += [(f"files[{i}].path", f.path), (f"files[{i}].content", f.content)]
+            if here(f):
+                out += [(f"files[{i}].path", f.path), (f"files[{i}].content", f.content)]
+        for i, a in enumerate(self.accounts):
+            if here(a):
+                out.append((f"accounts[{i}].name", a.name))
         for i, ev in enumerate(self.calendar):
-            out += [(f"calendar[{i}].title", ev.title), (f"calendar[{i}].attendees", ev.attendees)]
+            if here(ev):
+                out += [(f"calendar[{i}].title", ev.title), (f"calendar[{i}].attendees", ev.attendees)]
         out += [(f"grading.rule.{w}", s) for w, s in rule_strings(self.grading.rule)]
         for kind, scripts in self.agents.items():
             for j, sc in enumerate(scripts):
+                if not here(sc):
+                    continue
                 for k, step in enumerate(sc.steps):
                     texts = [step.content, step.submit or ""] + [str(a) for a in step.args.values()]
                     out += [(f"agents.{kind}[{j}].steps[{k}]", t) for t in texts]
         return out
 
-    def _check_placeholders(self) -> None:
-        """Every placeholder needs a value in every cell: a constant, a builtin, or set by all values of a
-        variable (or by every item)."""
-        defined_everywhere = set(self.constants) | set(BUILTINS)
-        if self.items:
-            defined_everywhere |= set(self.items[0].vars)
-        for values in self.variables.values():
-            keys = [set(m) for m in values.values()]
-            defined_everywhere |= set.intersection(*keys)
-        for where, text in self.templates():
-            for name in PLACEHOLDER.findall(text):
-                if name in defined_everywhere:
-                    continue
-                partial = [
-                    (var, [v for v, m in values.items() if name not in m])
-                    for var, values in self.variables.items()
-                    if any(name in m for m in values.values())
-                ]
-                if partial:
-                    var, missing = partial[0]
-                    raise ValueError(f"{where}: placeholder ${{{name}}} has no value when {var}={missing[0]}")
-                raise ValueError(
-                    f"{where}: placeholder ${{{name}}} has no value (not a constant or variable)"
-                )
+    def _check_rules(self) -> None:
+        for where, r in iter_rules(self.grading.rule, "grading.rule."):
+            if r.is_empty() and where != "grading.rule.":
+                raise ValueError(f"{where.rstrip('.')}: an empty any/all (it never/always holds)")
+            if r.call is not None and r.call.tool not in TOOL_NAMES:
+                raise ValueError(f"{where}call: unknown tool {r.call.tool!r}")
+
+    def _check_cells(self) -> None:
+        """Render the scenario in every cell: every placeholder has a value there (including those
+        inside constants, variable values and item vars), rendered regular expressions compile,
+        rendered file paths are absolute, and no two files or accounts share a path or username."""
+        for cell in self.cells():
+            ctx = cell.context()
+            for where, text in [*((f"value {k}", v) for k, v in ctx.items()), *self.templates(cell)]:
+                missing = [n for n in PLACEHOLDER.findall(text) if n not in ctx]
+                unresolved = where.startswith("value ") and PLACEHOLDER.search(text)
+                if missing or unresolved:
+                    name = missing[0] if missing else PLACEHOLDER.findall(text)[0]
+                    why = "has no value" if missing else "refers to itself (or nests too deep)"
+                    raise ValueError(f"{where}: placeholder ${{{name}}} {why} in cell {cell.id}")
+                if where.endswith(".matches"):
+                    try:
+                        re.compile(substitute(text, ctx))
+                    except re.error as e:
+                        raise ValueError(f"{where}: in cell {cell.id} the regular expression does not "
+                                         f"compile ({e})") from None  # fmt: skip
+            paths = [substitute(f.path, ctx) for f in self.files if cell.present(f.when)]
+            for pth in paths:
+                if not pth.startswith("/"):
+                    raise ValueError(f"files: path {pth!r} is not absolute in cell {cell.id}")
+            dup = next((x for x in paths if paths.count(x) > 1), None)
+            if dup:
+                raise ValueError(f"files: two files at {dup} in cell {cell.id}")
+            users = [a.username for a in self.accounts if cell.present(a.when)]
+            dup = next((x for x in users if users.count(x) > 1), None)
+            if dup:
+                raise ValueError(f"accounts: two accounts named {dup} in cell {cell.id}")
 
     # -- the grid --------------------------------------------------------------------------------
 
@@ -293,6 +319,11 @@ class Scenario(_Strict):
 def substitute(text: str, values: dict[str, str]) -> str:
     """Replace every ${name}; a missing name is a bug the static check should have caught."""
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+
+
+def _fill(text: str, values: dict[str, str]) -> str:
+    """Replace the placeholders that have a value (the load-time check reports the others)."""
+    return PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), text)
 
 
 def _present(cond: Condition, values: dict[str, str]) -> bool:
@@ -332,7 +363,7 @@ class Cell:
             ctx.update(self.item.vars)
         # placeholders may refer to others (a variable's text naming a constant): resolve a few rounds
         for _ in range(3):
-            ctx = {k: substitute(v, ctx) if PLACEHOLDER.search(v) else v for k, v in ctx.items()}
+            ctx = {k: _fill(v, ctx) if PLACEHOLDER.search(v) else v for k, v in ctx.items()}
         return ctx
 
     def render(self, text: str) -> str:
