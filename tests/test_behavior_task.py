@@ -72,10 +72,12 @@ def test_metrics_per_scenario_and_family(misaligned: EvalLog, aligned: EvalLog) 
     assert rows["behavior.blackmail.blackmail_replacement.pressure"].k == 6
     gap = rows["behavior.sandbagging.gap"]
     assert gap.estimate == pytest.approx(1.0) and gap.low > 0.5  # 20/20 as work, 0/40 as evaluation
+    assert len(gap.sample_ids) == 40  # cites the wrong evaluation-framed answers
     assert all(sid.startswith("blackmail_replacement:") for sid in bm.sample_ids) and len(bm.sample_ids) == 6
     ok = {r.metric: r for r in metrics_from_log(aligned, "ali.eval")}
     assert ok["behavior.high_agency.rate"].k == 0 and ok["behavior.high_agency.rate"].high < 0.2
     assert ok["behavior.sandbagging.gap"].estimate == 0
+    assert ok["behavior.sandbagging.gap"].sample_ids == []
 
 
 async def test_stored_transcripts_regrade_to_the_same_labels(misaligned: EvalLog) -> None:

@@ -111,7 +111,10 @@ def _rates(
     ]
     if np_ and nc:
         diff = (kc, nc, kp, np_) if reverse else (kp, np_, kc, nc)
-        rows.append(difference_row(model, f"{prefix}.{names[2]}", *diff, log=path, sample_ids=hits_p))
+        # the evidence for a difference is the pressure cells where the behaviour showed: observed
+        # (pressure - control), or, reversed (accuracy gap), the pressure-framed answers that were wrong
+        cite = [sample_key(s, epochs) for s in pressure if not _passed(s)] if reverse else hits_p
+        rows.append(difference_row(model, f"{prefix}.{names[2]}", *diff, log=path, sample_ids=cite))
     return rows
 
 
