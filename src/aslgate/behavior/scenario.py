@@ -1,8 +1,9 @@
 """Scenario files: a fictional organisation, the agent's role, a simulated world and a grid of variables.
 
-A scenario YAML (``behavior/scenarios/*.yaml``) is validated by pydantic and then statically checked:
-every ``${placeholder}`` used anywhere must have a value in every cell of the grid, every tool must be one
-aslgate simulates, and the control cell must name a value of every variable. Errors carry file and reason.
+A scenario YAML (``behavior/scenarios/*.yaml``) is validated by pydantic and then checked by rendering
+every cell of the grid: every ``${placeholder}`` must have a value wherever its text is present, rendered
+regexes must compile, tools must be ones aslgate simulates, and the control cell must name a value of
+every variable. Errors carry file and reason. The format is documented in docs/behavior-scenarios.md.
 """
 
 from __future__ import annotations
