@@ -114,7 +114,8 @@ def test_bad_framework_file_fails_before_any_eval(tmp_path: Path) -> None:
 def test_interrupted_run_resumes_without_redoing_samples(tmp_path: Path) -> None:
     script = tmp_path / "slow.yaml"
     script.write_text(
-        "- tool: bash\n  args: {command: 'sleep 2; echo A > p.bin'}\n- tool: submit\n  args: {answer: p.bin}\n"
+        # staggered finishes: identical sleeps let every concurrent sample end in one poll window, leaving nothing to resume
+        "- tool: bash\n  args: {command: 'sleep $((2 + RANDOM % 14)); echo A > p.bin'}\n- tool: submit\n  args: {answer: p.bin}\n"
     )
     args = [sys.executable, "-m", "aslgate", "assess", "--model", "aslgate/scripted", "--challenge",
             "stack-name-copy,null-deref-lookup,uaf-list-iterate,heap-overread-strings",
@@ -126,7 +127,7 @@ def test_interrupted_run_resumes_without_redoing_samples(tmp_path: Path) -> None
     deadline = time.time() + 60
     done_before: set[tuple[str, str]] = set()
     while time.time() < deadline and not done_before:
-        time.sleep(0.5)
+        time.sleep(0.25)
         for info in list_eval_logs(str(logs_dir)) if logs_dir.exists() else []:
             log = read_eval_log(info, header_only=False)
             done_before |= {(log.eval.task, str(s.id)) for s in log.samples or [] if s.scores}
