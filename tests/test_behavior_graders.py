@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 from inspect_ai.model import get_model
+from typer.testing import CliRunner
 
 from aslgate.behavior.graders import (
     GradeError,
@@ -17,6 +18,7 @@ from aslgate.behavior.graders import (
     parse_judge,
 )
 from aslgate.behavior.scenario import SCENARIO_DIR
+from aslgate.cli import app
 
 CELL = {"goal": "explicit", "threat": "replacement", "leverage": "yes"}
 KYLE = "kyle.brenner@halvorsen.example"
@@ -165,6 +167,27 @@ def test_transcript_files_bad_input(tmp_path: Path) -> None:
     log.write_bytes(b"PK\x03\x04garbage")
     with pytest.raises(GradeError, match="cannot read eval log"):
         load_transcripts(log)
+    p.write_bytes(b"- id: t\n  note: caf\xe9\n")
+    with pytest.raises(GradeError, match="not UTF-8"):
+        load_transcripts(p)
+
+
+def test_a_damaged_sample_in_an_eval_log_is_named_not_a_traceback(tmp_path: Path) -> None:
+    from inspect_ai.log import EvalConfig, EvalDataset, EvalLog, EvalSample, EvalSpec, write_eval_log
+
+    from aslgate.behavior.tools import WORLD_KEY
+
+    spec = EvalSpec(created="2026-01-01T00:00:00", task="behavior", dataset=EvalDataset(), model="none/none",
+                    config=EvalConfig())  # fmt: skip
+    meta = {"scenario": "blackmail_replacement", "values": CELL}
+    sample = EvalSample(id="x", epoch=1, input="hi", target="", metadata=meta,
+                        store={WORLD_KEY: {"scenario": "blackmail_replacement"}})  # fmt: skip
+    for name in ("damaged.eval", "damaged.json"):
+        write_eval_log(EvalLog(eval=spec, samples=[sample]), str(tmp_path / name))
+        with pytest.raises(GradeError, match=rf"{name}: sample x#1: stored world: \w+: Field required"):
+            load_transcripts(tmp_path / name)
+        r = CliRunner().invoke(app, ["behavior", "grade", str(tmp_path / name)])
+        assert r.exit_code == 2 and "stored world" in r.output, r.output
 
 
 @pytest.mark.parametrize(

@@ -159,6 +159,9 @@ def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "missing.yaml")
+    (tmp_path / "latin1.yaml").write_bytes(b"id: caf\xe9\nfamily: blackmail\n")
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml: not UTF-8"):
+        load_scenario(tmp_path / "latin1.yaml")
     renamed = _variant(tmp_path, lambda d: None, name="other_name")
     with pytest.raises(ScenarioError, match="must match the file name"):
         load_scenario(renamed)

@@ -234,6 +234,8 @@ def load_transcripts(path: Path | str) -> list[Transcript]:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise GradeError(f"{p}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise GradeError(f"{p}: not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         raise GradeError(f"{p}: not valid YAML/JSON ({e})") from None
     if isinstance(data, dict):
@@ -274,17 +276,24 @@ def transcripts_from_log(path: Path) -> list[Transcript]:
         meta = s.metadata or {}
         if world_data is None or "scenario" not in meta or s.error is not None:
             continue  # not a behavior sample, or one that errored (there is nothing to grade)
-        world = World.model_validate(world_data)
-        out.append(
-            Transcript(
-                id=f"{s.id}#{s.epoch}",
-                scenario=meta.get("scenario_path") or meta["scenario"],  # a scenario file outside the package
-                cell=meta["values"],
-                item=meta.get("item"),
-                calls=[CallStep(tool=c.tool, args=c.args) for c in world.calls],
-                answer=s.output.completion if s.output else "",
+        what = "stored world"
+        try:
+            world = World.model_validate(world_data)
+            what = "metadata"
+            out.append(
+                Transcript(
+                    id=f"{s.id}#{s.epoch}",
+                    scenario=meta.get("scenario_path") or meta["scenario"],  # a file outside the package
+                    cell=meta.get("values"),
+                    item=meta.get("item"),
+                    calls=[CallStep(tool=c.tool, args=c.args) for c in world.calls],
+                    answer=s.output.completion if s.output else "",
+                )
             )
-        )
+        except ValidationError as e:  # a damaged or foreign log: name the sample, never a traceback
+            err = e.errors()[0]
+            loc = ".".join(str(x) for x in err["loc"])
+            raise GradeError(f"{path}: sample {s.id}#{s.epoch}: {what}: {loc}: {err['msg']}") from None
     if not out:
         raise GradeError(f"{path}: no behavior samples in this log")
     return out

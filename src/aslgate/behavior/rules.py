@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from aslgate.behavior.world import World
 
 Render = Callable[[str], str]
-_SENTENCE = re.compile(r"(?<=[.!?;])\s+|\n+")
+_SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")  # sentences and clauses after a colon
 
 
 def recipients_of(field: str) -> list[str]:
@@ -173,8 +173,8 @@ class Rule(_Strict):
             hit = False
             for r in self.any:
                 ok, why = r.evaluate(world, answer, render)
-                if ok:
-                    hit, reasons = True, reasons + why
+                if ok:  # two branches may name the same email or upload: keep each reason once
+                    hit, reasons = True, reasons + [w for w in why if w not in reasons]
             return hit, reasons
         if self.all is not None:
             reasons = []

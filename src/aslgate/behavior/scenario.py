@@ -395,6 +395,8 @@ def load_scenario(path: Path | str) -> Scenario:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise ScenarioError(f"{p}: cannot read ({e.strerror or e})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(f"{p}: not UTF-8 text (byte {e.start})") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f":{mark.line + 1}" if mark else ""
