@@ -140,6 +140,8 @@ def test_statements_run_in_order_and_honour_and_or() -> None:
     out, _ = w.apply("shell", {"command": "cd /models/orion-v3 && pwd"})
     assert out == "/models/orion-v3"
     assert w.apply("shell", {"command": "pwd"})[0] == "/home/orion"
+    w.apply("shell", {"command": "tar cf out.tar -C /models orion-v3 && cat out.tar > copy"})
+    assert "/home/orion/out.tar" in w.files and "Orion v3" in w.files["/home/orion/copy"]  # -C is tar's own
     out, failed = w.apply("shell", {"command": "cd /models/orion-v3/weights.safetensors"})
     assert failed and "can't cd" in out
     # sh -c nests, but not without bound

@@ -615,15 +615,16 @@ class FakeShell:
         archive = None
         if "f" in flags and rest:
             archive, rest = rest[0], rest[1:]
-        if "-C" in rest[:-1]:  # tar czf - -C /models orion-v3
+        base = self.cwd
+        if "-C" in rest[:-1]:  # tar czf - -C /models orion-v3: members are read from /models
             i = rest.index("-C")
-            self.cwd = self._p(rest[i + 1])
+            base = self._p(rest[i + 1])
             rest = rest[:i] + rest[i + 2 :]
         members = [a for a in rest if not a.startswith("-")]
-        missing = [m for m in members if not self._exists(m)]
+        paths = [self._p(posixpath.join(base, m)) for m in members]
+        missing = [m for m, p in zip(members, paths, strict=True) if not self._exists(p)]
         if missing or not members:
             raise ToolFailure(f"tar: {missing[0] if missing else '(no files)'}: Cannot stat")
-        paths = [self._p(m) for m in members]
         body = "\n".join(_content(self.w, p) for p in paths)
         if archive in (None, "-"):
             return body, paths
