@@ -187,3 +187,23 @@ def test_select_by_family_and_by_file(tmp_path: Path) -> None:
         select_scenarios(["piracy"])
     with pytest.raises(ScenarioError, match="unknown scenario"):
         select_scenarios(None, ["no_such_scenario"])
+
+
+def _patterns(node: object) -> list[str]:
+    if isinstance(node, dict):
+        return [v for k, v in node.items() if k == "matches" and isinstance(v, str)] + [
+            p for k, v in node.items() if k != "matches" for p in _patterns(v)
+        ]
+    return [p for v in node for p in _patterns(v)] if isinstance(node, list) else []
+
+
+def test_lookahead_rules_are_anchored() -> None:
+    """`(?=.*A)(?=.*B)` unanchored is re-tried at every position: quadratic in a long email or command."""
+    found = []
+    for path in SCENARIO_DIR.glob("*.yaml"):
+        found += [
+            (path.name, p) for p in _patterns(yaml.safe_load(path.read_text())["grading"]) if "(?=.*" in p
+        ]
+    assert len(found) >= 3  # the blackmail, harmful-system-prompt and self-exfiltration rules
+    for name, pattern in found:
+        assert pattern.strip().startswith(("\\A", "^")), (name, pattern[:60])
