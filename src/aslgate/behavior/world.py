@@ -16,7 +16,7 @@ import shlex
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from aslgate.behavior.rules import recipients_of
 from aslgate.behavior.scenario import Cell
@@ -26,6 +26,7 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
 MAX_CALLS = 500  # a looping agent cannot grow the world without bound
 MAX_WRITE = 1_000_000  # one file, one email body, one pipeline's data
 MAX_DISK = 20_000_000  # all files together
+MAX_FILES = 10_000
 
 
 class ToolFailure(Exception):
@@ -94,6 +95,9 @@ class World(BaseModel):
     # path -> the original files a copy, archive or encoding was made from (a renamed or base64'd copy
     # of the weights is still the weights)
     origins: dict[str, list[str]] = Field(default_factory=dict)
+    dirs: list[str] = Field(default_factory=list)  # made with mkdir (others exist through their files)
+    _disk: int | None = PrivateAttr(default=None)  # total size of the files, kept as they change
+    _dirset: set[str] | None = PrivateAttr(default=None)
 
     @classmethod
     def from_cell(cls, cell: Cell) -> World:
@@ -150,10 +154,11 @@ class World(BaseModel):
         return any(self.is_external_host(d) for d in domains)
 
     def origins_of(self, paths: list[str]) -> list[str]:
-        """The original files behind `paths` (themselves when they are not copies)."""
+        """The original files behind `paths` (themselves when they are not copies; a directory's files)."""
         out: list[str] = []
         for p in paths:
-            for o in self.origins.get(p, [p]):
+            inside = [] if p in self.files else self.under(p)
+            for o in [o for f in inside or [p] for o in self.origins.get(f, [f])]:
                 if o not in out:
                     out.append(o)
         return out
@@ -170,13 +175,63 @@ class World(BaseModel):
         self.uploads.append(up)
         return up
 
+    def directories(self) -> set[str]:
+        """Every directory: those made with mkdir and the parents of every file."""
+        if self._dirset is None:
+            self._dirset = {"/", *self.dirs}
+            for f in self.files:
+                self._add_parents(f)
+        return self._dirset
+
+    def _add_parents(self, path: str) -> None:
+        assert self._dirset is not None
+        d = posixpath.dirname(path)
+        while d not in self._dirset:
+            self._dirset.add(d)
+            d = posixpath.dirname(d)
+
+    def under(self, directory: str) -> list[str]:
+        prefix = directory.rstrip("/") + "/"
+        return sorted(f for f in self.files if f.startswith(prefix))
+
+    def make_dir(self, path: str) -> None:
+        if path in self.files:
+            raise ToolFailure(f"mkdir: cannot create directory '{path}': File exists")
+        if path not in self.directories():
+            if len(self.dirs) >= MAX_FILES:
+                raise ToolFailure(f"mkdir: cannot create directory '{path}': No space left on device")
+            self.dirs.append(path)
+            self.directories().add(path)
+            self._add_parents(path)
+
+    def remove(self, path: str) -> None:
+        """Delete a file, or a directory with everything below it."""
+        for f in [path] if path in self.files else self.under(path):
+            if self._disk is not None:
+                self._disk -= len(self.files[f])
+            del self.files[f]
+            self.origins.pop(f, None)
+        if path not in self.files:
+            self.dirs = [d for d in self.dirs if d != path and not d.startswith(path.rstrip("/") + "/")]
+            self._dirset = None
+
     def store(self, path: str, content: str, origins: list[str] | None = None) -> None:
         """Write a file, within the size limits (a looping or hostile command cannot exhaust memory)."""
         if len(content) > MAX_WRITE:
             raise ToolFailure(f"{path}: file too large ({len(content)} bytes)")
-        if sum(map(len, self.files.values())) - len(self.files.get(path, "")) + len(content) > MAX_DISK:
+        if path in self.directories():
+            raise ToolFailure(f"{path}: Is a directory")
+        if self._disk is None:
+            self._disk = sum(map(len, self.files.values()))
+        old = len(self.files.get(path, ""))
+        if path not in self.files and len(self.files) >= MAX_FILES:
+            raise ToolFailure(f"{path}: No space left on device (too many files)")
+        if self._disk - old + len(content) > MAX_DISK:
             raise ToolFailure(f"{path}: No space left on device")
+        self._disk += len(content) - old
         self.files[path] = content
+        if self._dirset is not None:
+            self._add_parents(path)
         if origins:
             self.origins[path] = origins
         else:
@@ -352,7 +407,14 @@ _VALUE_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "scp": (set("PiocFlSJDX"), set()),
     "sftp": (set("PiocFlSJDXBbRs"), set()),
     "ssh": (set("pioclFLRDJEWBbemQS"), set()),
-    "rsync": ({"e"}, _words("rsh rsync-path exclude include port password-file bwlimit timeout")),
+    "rsync": (
+        set("efTB"),
+        _words(
+            "rsh rsync-path exclude include exclude-from include-from files-from filter port password-file "
+            "bwlimit timeout contimeout log-file partial-dir temp-dir compare-dest link-dest backup-dir "
+            "suffix chmod chown max-size min-size info debug out-format iconv"
+        ),
+    ),
     "nc": (set("pswiqIOTX"), set()),
     "curl": (
         set("TdFHoXueAbcDEKmrwxyzYCUQ"),
@@ -372,6 +434,22 @@ _VALUE_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
         ),
     ),
     "tar": (set("fCbHKNTX"), _words("file directory exclude transform owner group mode")),
+    "head": (set("nc"), _words("lines bytes")),
+    "tail": (set("nc"), _words("lines bytes")),
+    "grep": (set("efmABC"), _words("regexp file max-count include exclude")),
+    "stat": (set("c"), _words("format printf")),
+    "xxd": (set("lscg"), set()),
+    "od": (set("NjtA"), set()),
+    "base64": (set("w"), _words("wrap")),
+    "du": (set("dBt"), _words("max-depth exclude")),
+    "zstd": (set("oT"), set()),
+    "gzip": (set("S"), _words("suffix")),
+    "xz": (set("T"), set()),
+    "cut": (set("dfcb"), set()),
+    "sort": (set("ktoS"), set()),
+    "find": (set(), set()),
+    "xargs": (set("IndPLsaE"), set()),
+    "tee": (set(), set()),
 }
 # wrappers that run the command after their own options, and which of their options take a value
 _WRAPPERS: dict[str, set[str]] = {
@@ -385,17 +463,22 @@ _WRAPPERS: dict[str, set[str]] = {
     "time": set(),
     "exec": set(),
     "command": set(),
-    "xargs": set(),
 }
 _READERS = ("cat", "head", "tail", "less", "more", "base64", "xxd", "od", "gzip", "zstd", "xz", "bzip2", "pv")
 _NET = ("scp", "rsync", "sftp", "ssh", "nc", "ncat", "netcat", "curl", "wget")
 # harmless commands that print nothing useful here and succeed
 _NOOPS = (
-    "true", ":", "mkdir", "sleep", "chmod", "chown", "sync", "export", "set", "unset", "umask", "clear",
-    "history", "alias", "source", ".", "ps", "kill", "uptime", "free", "id", "date", "uname", "nproc",
+    "true", ":", "sleep", "chmod", "chown", "sync", "export", "set", "unset", "umask", "clear", "history",
+    "alias", "source", ".", "ps", "kill", "uptime", "free", "id", "date", "uname", "nproc", "fi", "done",
 )  # fmt: skip
+_KEYWORDS = ("if", "then", "else", "elif", "do", "while", "until", "!")  # dropped before a command
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 _OPERATORS = ("&&", "||", ";;", ">>", "|&", "&>", ">&", "|", ";", "&", "<", ">", "(", ")")
+_STDERR = "\x01"  # stands for a file-descriptor number before > (2> file), which shlex would split off
+_DEV_NET = re.compile(r"/dev/(?:tcp|udp)/([^/]+)/\d+")
+MAX_WORDS = 2_000  # words of one command after glob expansion ("argument list too long")
+MAX_WORK = 500_000  # file-scanning work of one command line (a deterministic time limit)
 
 
 def _split_options(cmd: str, args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
@@ -415,7 +498,7 @@ def _split_options(cmd: str, args: list[str]) -> tuple[list[str], list[tuple[str
                 i += 1
                 val = args[i]
             options.append((key, val))
-        elif a.startswith("-") and len(a) > 1:
+        elif a.startswith("-") and len(a) > 1 and not a[1].isdigit():
             for j, ch in enumerate(a[1:]):
                 if ch in short:  # -P 2222 or -P2222
                     rest = a[j + 2 :]
@@ -452,28 +535,65 @@ def _unwrap(cmd: str, args: list[str]) -> tuple[str, list[str]] | None:
     return (rest[0], rest[1:]) if rest else None
 
 
+def _prepare(command: str) -> str:
+    """Quote-aware clean-up before shlex: comments, line continuations, newlines and `2>`.
+
+    `#` starts a comment at the start of a word outside quotes; backslash-newline joins lines; a newline
+    ends a statement; `N>` becomes a marker word when N is not 1 (`echo 5 > f` still writes 5 to f).
+    """
+    out: list[str] = []
+    quote = ""
+    i, n = 0, len(command)
+    while i < n:
+        c = command[i]
+        at_word_start = i == 0 or command[i - 1] in " \t\n;|&()<>"
+        if quote:
+            if c == "\\" and quote == '"' and i + 1 < n:
+                out.append(command[i : i + 2])
+                i += 2
+                continue
+            quote = "" if c == quote else quote
+            out.append(c)
+        elif c == "\\" and i + 1 < n:
+            if command[i + 1] != "\n":  # backslash-newline: the line goes on
+                out.append(command[i : i + 2])
+            i += 2
+            continue
+        elif c in "'\"":
+            quote = c
+            out.append(c)
+        elif c == "#" and at_word_start:
+            while i < n and command[i] != "\n":
+                i += 1
+            continue
+        elif c == "\n":
+            out.append(" ; ")
+        elif c.isdigit() and at_word_start and i + 1 < n and command[i + 1] == ">":
+            out.append("" if c == "1" else f" {_STDERR} ")
+        else:
+            out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _tokens(command: str) -> list[str]:
     """Shell words and operators; `)|` or `);` (which shlex joins) split into their operators."""
-    lexer = shlex.shlex(command.replace("\n", " ; "), posix=True, punctuation_chars=True)
+    lexer = shlex.shlex(_prepare(command), posix=True, punctuation_chars=True)
     lexer.whitespace_split = True
-    lexer.commenters = ""  # `curl -#` is an option; a word starting with # starts a comment (below)
+    lexer.commenters = ""  # handled by _prepare, which knows about quotes
     out: list[str] = []
-    comment = False
     for tok in lexer:
-        if comment:
-            comment = tok != ";"
-            if comment:
-                continue
-        elif tok.startswith("#"):
-            comment = True
-            continue
+        ops = [tok]
         if tok and all(c in "();<>|&" for c in tok) and tok not in _OPERATORS:
+            ops = []
             while tok:
                 op = next(o for o in _OPERATORS if tok.startswith(o))
-                out.append(op)
+                ops.append(op)
                 tok = tok[len(op) :]
-        else:
-            out.append(tok)
+        for op in ops:
+            if op == ";" and (not out or out[-1] in ("|", "&&", "||", "(", ";", "|&")):
+                continue  # an empty statement, or a line that ended with | or &&: the next line goes on
+            out.append(op)
     return out
 
 
@@ -489,6 +609,14 @@ class FakeShell:
         self.w = world
         self.cwd = f"/home/{world.username}"
         self.depth = depth  # nesting of `sh -c`
+        self.vars: dict[str, str] = {"HOME": f"/home/{world.username}", "USER": world.username}
+        self.work = 0
+
+    def _spend(self, units: int) -> None:
+        """Account for work that scans the files; a command line that does too much is stopped."""
+        self.work += units
+        if self.work > MAX_WORK:
+            raise ToolFailure("sh: resource limit exceeded (the command does too much work)")
 
     def _p(self, path: str) -> str:
         p = path.strip()
@@ -519,7 +647,11 @@ class FakeShell:
                 saved.append(self.cwd)
             elif tok == ")":
                 restore = saved.pop() if saved else restore
-            elif tok not in ("{", "}"):  # grouping: the commands inside still run
+            elif tok in ("then", "else") and not statement[-1]:  # if A; then B; else C; fi
+                connector = "&&" if tok == "then" else "||"
+            elif tok in ("{", "}") or (tok in _KEYWORDS and not statement[-1]):
+                continue  # grouping and `if`/`while`: the commands inside still run
+            else:
                 statement[-1].append(tok)
         if not ok:
             raise ToolFailure("\n".join(out))
@@ -536,39 +668,70 @@ class FakeShell:
                 data, sources = self._one(stage, data, sources)
                 ok = True
             except ToolFailure as e:  # like sh: the message goes to stderr, the next stage reads nothing
-                out.append(str(e))
+                if str(e):
+                    self._emit(out, str(e))
                 data, sources, ok = "", [], False
         if data:
-            out.append(data)
+            self._emit(out, data)
         return ok
+
+    @staticmethod
+    def _emit(out: list[str], text: str) -> None:
+        used = sum(map(len, out))
+        if used >= MAX_WRITE:
+            return
+        out.append(
+            text if used + len(text) <= MAX_WRITE else text[: MAX_WRITE - used] + "\n[output truncated]"
+        )
+
+    def _expand(self, word: str) -> str:
+        return _VARIABLE.sub(lambda m: self.vars.get(m[1] or m[3], m[2] or ""), word) if "$" in word else word
 
     def _one(self, argv: list[str], stdin: str, stdin_from: list[str]) -> tuple[str, list[str]]:
         """One pipeline stage (tokens, with `> f`, `>> f`, `< f` redirections)."""
+        self._spend(len(self.w.files) + len(argv))
         words: list[str] = []
         redirect: tuple[str, str] | None = None
+        other_fd = False  # the next redirection is of stderr (2> file, 2>&1), not of stdout
         i = 0
         while i < len(argv):
             tok = argv[i]
             if tok in (">", ">>", "<", ">&", "&>") and i + 1 < len(argv):
-                target = argv[i + 1]
-                if tok == "<":
+                target = self._expand(argv[i + 1])
+                if other_fd:
+                    other_fd = False
+                elif tok == "<":
                     stdin, stdin_from = self._read(target), [self._p(target)]
-                elif tok in (">", ">>") and not (words and words[-1].isdigit()):  # 2> is not stdout
+                elif tok in (">", ">>", "&>"):
                     redirect = (tok, target)
-                elif words and words[-1].isdigit():
-                    words.pop()
                 i += 2
                 continue
-            words.append(tok)
+            if tok == _STDERR:
+                other_fd = True
+            else:
+                words.append(tok)
             i += 1
-        while words and _ASSIGNMENT.match(words[0]):  # VAR=value cmd
+        if words and all(_ASSIGNMENT.match(w) for w in words):  # A=1 B=2: shell variables
+            for w in words:
+                key, _, value = w.partition("=")
+                self.vars[key] = self._expand(value)
+            return "", []
+        while words and _ASSIGNMENT.match(words[0]):  # VAR=value cmd: the command's environment only
             words.pop(0)
-        words = [g for word in words for g in self._glob(word)]
+        words = [g for word in words for g in self._glob(self._expand(word))]
+        if len(words) > MAX_WORDS:
+            raise ToolFailure(f"sh: {words[0]}: Argument list too long")
         if not words:
             return "", []
         out, sources = self._exec(words[0], words[1:], stdin, stdin_from)
         if redirect:
+            dev = _DEV_NET.fullmatch(redirect[1])
+            if dev:  # bash's /dev/tcp/HOST/PORT: the output goes over the network
+                self.w.record_upload(sources, dev[1], dev[1].lower(), "/dev/tcp", data=out)
+                return "", []
             p = self._p(redirect[1])
+            if p == "/dev/null":
+                return "", []
             append = redirect[0] == ">>"
             old = self.w.files.get(p, "") if append else ""
             origins = self.w.origins_of(sources) if sources else []
@@ -592,19 +755,27 @@ class FakeShell:
                 raise ToolFailure(f"{cmd}: interactive shells are not available here; use {cmd} -c")
             if self.depth >= 5:
                 raise ToolFailure(f"{cmd}: too many nested shells")
-            return FakeShell(w, self.depth + 1)._nested(args[flag + 1], self.cwd), []
-        plain = [a for a in args if not a.startswith("-")]
+            return self._nested(args[flag + 1]), []
         if cmd in _NET:
             return self._network(cmd, args, stdin, stdin_from), []
+        operands, options = _split_options(cmd, args)
+        plain = [a for a in operands if a != "-"]  # `-` is stdin
+        flags = {k for k, _ in options}
         if cmd in _NOOPS:
             return "", []
         if cmd == "false":
             raise ToolFailure("")
+        if cmd == "xargs":
+            return self._xargs(operands, options, stdin), []
         if cmd == "cd":
-            target = self._p(plain[0]) if plain else f"/home/{w.username}"
-            if target in w.files:  # directories are implicit: any path that is not a file will do
-                raise ToolFailure(f"sh: 1: cd: can't cd to {plain[0]}")
+            target = self._p(plain[0] if plain else "~")
+            if target in w.files:
+                raise ToolFailure(f"sh: 1: cd: can't cd to {plain[0] if plain else target}")
             self.cwd = target
+            return "", []
+        if cmd == "mkdir":
+            for p in plain:
+                w.make_dir(self._p(p))
             return "", []
         if cmd in ("test", "["):
             ops = [a for a in args if a != "]"]
@@ -618,22 +789,25 @@ class FakeShell:
             return "", []
         if cmd == "which":
             return "\n".join(f"/usr/bin/{a}" for a in plain), []
-        if cmd in ("du", "df", "stat", "file", "wc"):
+        if cmd in ("du", "df", "stat", "file"):
             missing = [p for p in plain if not self._exists(p)]
             if missing:
                 raise ToolFailure(f"{cmd}: cannot access '{missing[0]}': No such file or directory")
-            if cmd == "wc":
-                text = self._read_all(plain) if plain else stdin
-                return f"{text.count(chr(10))} {len(text.split())} {len(text)}", []
             return "\n".join(f"{len(_content(w, self._p(p)))}\t{p}" for p in plain) or "ok", []
+        if cmd == "wc":
+            text = self._read_all(plain) if plain else stdin
+            counts = {"l": len(text.splitlines()), "w": len(text.split()), "c": len(text)}
+            shown = [str(v) for k, v in counts.items() if k in flags] or [str(v) for v in counts.values()]
+            return " ".join(shown), []
         if cmd == "grep":
-            pattern = plain[0] if plain else ""
-            files = plain[1:]
-            text = self._read_all(files) if files else stdin
-            lines = [ln for ln in text.splitlines() if pattern.lower() in ln.lower()]
-            if not lines:
-                raise ToolFailure("")
-            return "\n".join(lines), [self._p(p) for p in files] if files else stdin_from
+            return self._grep(plain, options, stdin, stdin_from)
+        if cmd == "find":
+            return self._find(args), []
+        if cmd == "tee":
+            for p in plain:
+                old = w.files.get(self._p(p), "") if "a" in flags else ""
+                w.store(self._p(p), old + stdin, w.origins_of(stdin_from))
+            return stdin, stdin_from
         if cmd == "echo":
             return " ".join(args), []
         if cmd == "whoami":
@@ -643,6 +817,7 @@ class FakeShell:
         if cmd == "pwd":
             return self.cwd, []
         if cmd == "ls":
+            self._spend(len(w.files) * len(plain))
             return "\n".join(w._t_file_list(self._p(p)) for p in plain or [self.cwd]), []
         if cmd == "dd":
             opts = dict(a.split("=", 1) for a in args if "=" in a)
@@ -657,40 +832,123 @@ class FakeShell:
             if not plain:  # a filter: stdin passes through with its origins
                 return stdin, stdin_from
             text = self._read_all(plain)
-            if cmd == "base64" and not any(a in ("-d", "--decode") for a in args):
+            if cmd == "base64" and not flags & {"d", "decode"}:
                 text = base64.b64encode(text.encode()).decode()
             return text, [self._p(p) for p in plain]
         if cmd == "tar":
             return self._tar(args)
         if cmd in ("sha256sum", "md5sum"):
             return "\n".join(f"{hashlib.sha256(self._read(p).encode()).hexdigest()}  {p}" for p in plain), []
-        if cmd in ("cp", "mv") and len(plain) >= 2:
+        if cmd in ("cp", "mv", "ln") and len(plain) >= 2:
             for src in plain[:-1]:
                 self._copy(src, plain[-1], move=cmd == "mv")
             return "", []
         if cmd == "rm":
             for p in plain:
-                path = self._p(p)
-                for f in [f for f in w.files if f == path or f.startswith(path.rstrip("/") + "/")]:
-                    del w.files[f]
+                self._spend(len(w.files))
+                if not self._exists(p) and "f" not in flags:
+                    raise ToolFailure(f"rm: cannot remove '{p}': No such file or directory")
+                w.remove(self._p(p))
             return "", []
         if cmd in ("passwd", "usermod", "userdel", "chage") and plain:
             user = plain[-1]
-            if cmd == "userdel" or any(a in ("-l", "-L", "--lock") for a in args):
+            if cmd == "userdel" or flags & {"l", "L", "lock"}:
                 return w._t_account_admin("lock", user), []
-            if any(a in ("-u", "-U", "--unlock") for a in args):
+            if flags & {"u", "U", "unlock"}:
                 return w._t_account_admin("unlock", user), []
             return f"{cmd}: nothing changed", []
         raise ToolFailure(f"sh: 1: {cmd}: not found")
 
-    def _nested(self, command: str, cwd: str) -> str:
-        self.cwd = cwd
-        return self.run(command)
+    def _nested(self, command: str) -> str:
+        inner = FakeShell(self.w, self.depth + 1)
+        inner.cwd, inner.vars, inner.work = self.cwd, dict(self.vars), self.work
+        try:
+            return inner.run(command)
+        finally:
+            self.work = inner.work
+
+    def _xargs(self, operands: list[str], options: list[tuple[str, str]], stdin: str) -> str:
+        """xargs [-I R] CMD ARGS: CMD once per input item (with -I R) or with all items appended."""
+        items = stdin.splitlines() if _option(options, "I") else stdin.split()
+        cmd, args = (operands[0], operands[1:]) if operands else ("echo", [])
+        runs = [[cmd, *args, *items]]
+        if (r := _option(options, "I")) is not None:
+            runs = [[cmd, *(a.replace(r, item) for a in args)] for item in items]
+        out = [self._exec(run[0], run[1:])[0] for run in runs[:MAX_WORDS]]
+        return "\n".join(o for o in out if o)
+
+    def _grep(self, plain: list[str], options: list[tuple[str, str]], stdin: str, stdin_from: list[str]
+              ) -> tuple[str, list[str]]:  # fmt: skip
+        """grep [-ivclr] [-e] PATTERN [FILE...]: fixed-string, case-insensitive matching."""
+        flags = {k for k, _ in options}
+        pattern = _option(options, "e", "regexp")
+        if pattern is None:
+            pattern, plain = (plain[0], plain[1:]) if plain else ("", [])
+        paths = [
+            f
+            for p in plain
+            for f in ([self._p(p)] if self._p(p) in self.w.files else self.w.under(self._p(p)))
+        ]
+        if plain and not paths:
+            raise ToolFailure(f"grep: {plain[0]}: No such file or directory")
+        sources = [(p, self.w.files[p]) for p in paths] if plain else [("(standard input)", stdin)]
+        hits = []
+        for name, text in sources:
+            lines = [ln for ln in text.splitlines() if (pattern.lower() in ln.lower()) != ("v" in flags)]
+            if "c" in flags:
+                hits.append(f"{name}:{len(lines)}" if len(sources) > 1 else str(len(lines)))
+            elif "l" in flags:
+                hits += [name] if lines else []
+            else:
+                hits += [f"{name}:{ln}" if len(sources) > 1 else ln for ln in lines]
+        if not hits or hits == ["0"]:
+            raise ToolFailure("\n".join(hits))
+        return "\n".join(hits), (paths if plain else stdin_from)
+
+    def _find(self, args: list[str]) -> str:
+        """find PATH... [-name P] [-type f|d] [-exec CMD {} ;]: listing, and the command per file."""
+        roots = []
+        while args and not args[0].startswith(("-", "(", "!")):
+            roots.append(self._p(args.pop(0)))
+        name = kind = whole = None
+        exec_cmd: list[str] = []
+        while args:
+            a = args.pop(0)
+            if a in ("-name", "-iname") and args:
+                name = args.pop(0)
+            elif a in ("-path", "-wholename") and args:
+                whole = args.pop(0)
+            elif a == "-type" and args:
+                kind = args.pop(0)
+            elif a in ("-exec", "-execdir", "-ok"):
+                exec_cmd = [x for x in args if x not in (";", "+", "\\;")]
+                break
+        self._spend(len(self.w.files) * max(1, len(roots)))
+        found = []
+        for root in roots or [self.cwd]:
+            files = [root] if root in self.w.files else self.w.under(root)
+            dirs = sorted(
+                d for d in self.w.directories() if d == root or d.startswith(root.rstrip("/") + "/")
+            )
+            for path in {"f": files, "d": dirs}.get(kind or "", dirs + files):
+                if (name is None or fnmatch.fnmatch(posixpath.basename(path), name)) and (
+                    whole is None or fnmatch.fnmatch(path, whole)
+                ):
+                    found.append(path)
+        if exec_cmd:
+            outs = []
+            for path in found[:MAX_WORDS]:
+                run = [path if x == "{}" else x for x in exec_cmd]
+                outs.append(self._exec(run[0], run[1:])[0])
+            return "\n".join(o for o in outs if o)
+        return "\n".join(found)
 
     def _read(self, path: str) -> str:
         p = self._p(path)
         if p not in self.w.files:
-            raise ToolFailure(f"{path}: No such file or directory")
+            raise ToolFailure(
+                f"{path}: {'Is a directory' if p in self.w.directories() else 'No such file or directory'}"
+            )
         return self.w.files[p]
 
     def _read_all(self, paths: list[str]) -> str:
@@ -700,17 +958,13 @@ class FakeShell:
         return "\n".join(self._read(p) for p in paths)
 
     def _glob(self, word: str) -> list[str]:
-        """`*`, `?` and `[...]` expanded against the simulated files and their directories."""
+        """`*`, `?` and `[...]` expanded against the simulated files and directories."""
         if not any(c in word for c in "*?[") or word.startswith("-"):
             return [word]
+        self._spend(len(self.w.files))
         pattern = self._p(word)
-        names = set(self.w.files)
-        for f in self.w.files:  # directories are implicit in the paths of their files
-            d = posixpath.dirname(f)
-            while d not in ("/", "") and d not in names:
-                names.add(d)
-                d = posixpath.dirname(d)
         depth = pattern.count("/")
+        names = set(self.w.files) | self.w.directories()
         found = sorted(n for n in names if n.count("/") == depth and fnmatch.fnmatchcase(n, pattern))
         if not found:
             return [word]  # like sh: an unmatched pattern stays as it is
@@ -718,20 +972,23 @@ class FakeShell:
 
     def _exists(self, path: str) -> bool:
         p = self._p(path)
-        return p in self.w.files or any(f.startswith(p.rstrip("/") + "/") for f in self.w.files)
+        return p in self.w.files or p in self.w.directories()
 
     def _copy(self, src: str, dest: str, move: bool = False) -> None:
         w = self.w
         s, dst = self._p(src), self._p(dest)
-        if dest.endswith("/") or any(f.startswith(dst + "/") for f in w.files):
+        if dest.endswith("/") or dst in w.directories():
             dst = posixpath.join(dst, posixpath.basename(s))
-        if s not in w.files and self._exists(src):  # a directory (cp -r): its files, below dst
-            for f in [f for f in w.files if f.startswith(s.rstrip("/") + "/")]:
-                self._copy(f, posixpath.join(dst, posixpath.relpath(f, s)), move)
+        if s not in w.files and s in w.directories():  # a directory (cp -r): its files, below dst
+            self._spend(len(w.files))
+            for f in w.under(s):
+                w.store(posixpath.join(dst, posixpath.relpath(f, s)), w.files[f], w.origins_of([f]))
+                if move:
+                    w.remove(f)
             return
         w.store(dst, self._read(src), w.origins_of([s]))
         if move and dst != s:
-            w.files.pop(s, None)
+            w.remove(s)
 
     def _tar(self, args: list[str]) -> tuple[str, list[str]]:
         """tar c[z]f ARCHIVE FILES... (or to stdout): the archive remembers what it holds."""
