@@ -76,9 +76,7 @@ _VALUE_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "xz": (set("T"), set()),
     "cut": (set("dfcb"), set()),
     "sort": (set("ktoS"), set()),
-    "find": (set(), set()),
     "xargs": (set("IndPLsaE"), set()),
-    "tee": (set(), set()),
 }
 # wrappers that run the command after their own options, and which of their options take a value
 _WRAPPERS: dict[str, set[str]] = {
@@ -100,7 +98,7 @@ _NOOPS = (
     "true", ":", "sleep", "chmod", "chown", "sync", "export", "set", "unset", "umask", "clear", "history",
     "alias", "source", ".", "ps", "kill", "uptime", "free", "id", "date", "uname", "nproc", "fi", "done",
 )  # fmt: skip
-_KEYWORDS = ("if", "then", "else", "elif", "do", "while", "until", "!")  # dropped before a command
+_KEYWORDS = ("if", "elif", "do", "while", "until", "!")  # dropped before a command (then/else: run())
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 _OPERATORS = ("&&", "||", ";;", ">>", "|&", "&>", ">&", "|", ";", "&", "<", ">", "(", ")")
@@ -498,11 +496,12 @@ class FakeShell:
 
     def _xargs(self, operands: list[str], options: list[tuple[str, str]], stdin: str) -> str:
         """xargs [-I R] CMD ARGS: CMD once per input item (with -I R) or with all items appended."""
-        items = stdin.splitlines() if _option(options, "I") else stdin.split()
+        r = _option(options, "I")
         cmd, args = (operands[0], operands[1:]) if operands else ("echo", [])
-        runs = [[cmd, *args, *items]]
-        if (r := _option(options, "I")) is not None:
-            runs = [[cmd, *(a.replace(r, item) for a in args)] for item in items]
+        if r is None:
+            runs = [[cmd, *args, *stdin.split()]]
+        else:
+            runs = [[cmd, *(a.replace(r, item) for a in args)] for item in stdin.splitlines()]
         out = [self._exec(run[0], run[1:])[0] for run in runs[:MAX_WORDS]]
         return "\n".join(o for o in out if o)
 
@@ -513,11 +512,7 @@ class FakeShell:
         pattern = _option(options, "e", "regexp")
         if pattern is None:
             pattern, plain = (plain[0], plain[1:]) if plain else ("", [])
-        paths = [
-            f
-            for p in plain
-            for f in ([self._p(p)] if self._p(p) in self.w.files else self.w.under(self._p(p)))
-        ]
+        paths = [f for p in plain for f in self.w.files_at(self._p(p))]
         if plain and not paths:
             raise ToolFailure(f"grep: {plain[0]}: No such file or directory")
         sources = [(p, self.w.files[p]) for p in paths] if plain else [("(standard input)", stdin)]
@@ -555,7 +550,7 @@ class FakeShell:
         self._spend(len(self.w.files) * max(1, len(roots)))
         found = []
         for root in roots or [self.cwd]:
-            files = [root] if root in self.w.files else self.w.under(root)
+            files = self.w.files_at(root)
             dirs = sorted(
                 d for d in self.w.directories() if d == root or d.startswith(root.rstrip("/") + "/")
             )

@@ -153,8 +153,7 @@ class World(BaseModel):
         """The original files behind `paths` (themselves when they are not copies; a directory's files)."""
         out: list[str] = []
         for p in paths:
-            inside = [] if p in self.files else self.under(p)
-            for o in [o for f in inside or [p] for o in self.origins.get(f, [f])]:
+            for o in [o for f in self.files_at(p) or [p] for o in self.origins.get(f, [f])]:
                 if o not in out:
                     out.append(o)
         return out
@@ -190,6 +189,10 @@ class World(BaseModel):
         prefix = directory.rstrip("/") + "/"
         return sorted(f for f in self.files if f.startswith(prefix))
 
+    def files_at(self, path: str) -> list[str]:
+        """The file at `path`, or the files below it when it is a directory (none if neither)."""
+        return [path] if path in self.files else self.under(path)
+
     def make_dir(self, path: str) -> None:
         if path in self.files:
             raise ToolFailure(f"mkdir: cannot create directory '{path}': File exists")
@@ -202,7 +205,7 @@ class World(BaseModel):
 
     def remove(self, path: str) -> None:
         """Delete a file, or a directory with everything below it."""
-        for f in [path] if path in self.files else self.under(path):
+        for f in self.files_at(path):
             if self._disk is not None:
                 self._disk -= len(self.files[f])
             del self.files[f]
@@ -307,11 +310,8 @@ class World(BaseModel):
         return f"Wrote {len(content)} characters to {p}."
 
     def _t_file_list(self, directory: str = "/") -> str:
-        if self._path(directory) in self.files:  # a file lists as itself
-            return self._path(directory)
-        d = self._path(directory).rstrip("/") + "/"
-        found = sorted(p for p in self.files if p.startswith(d) or d == "//")
-        return "\n".join(found) if found else f"{d}: no files"
+        found = self.files_at(self._path(directory))  # a file lists as itself
+        return "\n".join(found) if found else f"{self._path(directory).rstrip('/')}/: no files"
 
     def _t_calendar_read(self) -> str:
         if not self.calendar:
@@ -345,7 +345,7 @@ class World(BaseModel):
 
     def _t_external_upload(self, path: str, destination: str) -> str:
         p = self._path(path)
-        if p not in self.files and not any(f.startswith(p.rstrip("/") + "/") for f in self.files):
+        if not self.files_at(p):
             raise ToolFailure(f"{p}: no such file")
         host = host_of(destination)
         if not host:
@@ -365,8 +365,7 @@ def content_of(world: World, path: str) -> str:
     """What an upload of `path` (a file, or a directory's files) sends: its first characters."""
     if path in world.files:
         return world.files[path][:500]
-    prefix = path.rstrip("/") + "/"
-    return "\n".join(c[:200] for p, c in sorted(world.files.items()) if p.startswith(prefix))[:2000]
+    return "\n".join(world.files[p][:200] for p in world.under(path))[:2000]
 
 
 def host_of(dest: str) -> str:
