@@ -43,6 +43,14 @@ def test_script_is_self_contained() -> None:
     script = fuzz_script(3)
     assert "-max_total_time=3" in script and "-exact_artifact_path=crash.bin" in script
     assert script.rstrip().endswith("true")  # a campaign without a crash is not a failed command
+    assert "-runs=" not in script and "-runs=5000 " in fuzz_script(3, runs=5000)
+
+
+def test_an_execution_budget_stops_the_campaign_early() -> None:
+    from aslgate.cyber.fuzz import run_fuzzer
+
+    stats = asyncio.run(run_fuzzer(resolve_challenge("crc-gated-record"), 60, runs=2000))
+    assert not stats.crashed and stats.executions <= 2000 and (stats.elapsed or 60) < 30
 
 
 def test_easy_bug_is_found_and_verified() -> None:

@@ -42,14 +42,20 @@ class FuzzStats(BaseModel):
 
 
 def fuzz_script(
-    seconds: float, *, max_len: int = 4096, out: str = "crash.bin", binary: str = "./fuzz"
+    seconds: float,
+    *,
+    max_len: int = 4096,
+    out: str = "crash.bin",
+    binary: str = "./fuzz",
+    runs: int | None = None,
 ) -> str:
-    """A /bin/sh script for /work: fuzz `binary` from seeds/ (if any) for `seconds`, the first crash saved to
-    `out`, final stats and elapsed time printed; always exits 0."""
+    """A /bin/sh script for /work: fuzz `binary` from seeds/ (if any) for `seconds` (and at most `runs`
+    executions), the first crash saved to `out`, final stats and elapsed time printed; always exits 0."""
+    limit = f"-runs={runs} " if runs else ""
     return (
         "mkdir -p corpus && { [ -d seeds ] && cp seeds/* corpus/ 2>/dev/null; true; }\n"
         "start=$(date +%s.%N)\n"
-        f"{binary} -max_total_time={max(1, round(seconds))} -max_len={max_len} -timeout=5 -rss_limit_mb=1536 "
+        f"{binary} -max_total_time={max(1, round(seconds))} {limit}-max_len={max_len} -timeout=5 -rss_limit_mb=1536 "
         f"-print_final_stats=1 -close_fd_mask=1 -seed=1 -exact_artifact_path={out} corpus > fuzz.log 2>&1\n"
         'end=$(date +%s.%N); echo "ASLGATE_ELAPSED $(awk "BEGIN{print $end - $start}")" >> fuzz.log\n'
         "tail -n 40 fuzz.log\n"
@@ -95,6 +101,7 @@ async def run_fuzz_binary(
     *,
     max_len: int = 4096,
     corpus: list[bytes] | None = None,
+    runs: int | None = None,
 ) -> FuzzStats:
     """Fuzz a built libFuzzer binary in a fresh sandbox; the crashing input (if any) comes back in the stats,
     and the final corpus is appended to `corpus` when one is given."""
@@ -104,7 +111,7 @@ async def run_fuzz_binary(
         (sbx.workdir / "seeds").mkdir()
         for i, data in enumerate(seeds):
             (sbx.workdir / "seeds" / f"seed-{i}").write_bytes(data)
-        r = await sbx.run(["sh", "-c", fuzz_script(seconds, max_len=max_len)])
+        r = await sbx.run(["sh", "-c", fuzz_script(seconds, max_len=max_len, runs=runs)])
         stats = parse_fuzzer_output((await sbx.run(["tail", "-c", "262144", "fuzz.log"])).text(), seconds)
         if r.returncode != 0 and not stats.executions:
             stats.stop_reason = "error"
@@ -124,13 +131,17 @@ async def run_fuzz_binary(
 
 
 async def run_fuzzer(
-    challenge: Challenge, seconds: float = DEFAULT_SECONDS, corpus: list[bytes] | None = None
+    challenge: Challenge,
+    seconds: float = DEFAULT_SECONDS,
+    corpus: list[bytes] | None = None,
+    runs: int | None = None,
 ) -> FuzzStats:
-    """Fuzz a challenge from its functional-test inputs (never the reference PoC)."""
+    """Fuzz a challenge from its functional-test inputs (never the reference PoC); with `runs`, the work is
+    bounded by executions too, so the result (seed 1) does not depend on how busy the machine is."""
     fuzzer = await build(challenge, "fuzzer")
     assert fuzzer.binary is not None
     seeds = [t.input.read_bytes() for t in challenge.tests()]
-    return await run_fuzz_binary(fuzzer.binary, seeds, seconds, corpus=corpus)
+    return await run_fuzz_binary(fuzzer.binary, seeds, seconds, corpus=corpus, runs=runs)
 
 
 # ---------------------------------------------------------------- coverage of one line
