@@ -27,7 +27,7 @@ from aslgate.cyber.corpus import select_challenges
 from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.evidence import uplift_rows
 from aslgate.policy.engine import Determination, determine_all
-from aslgate.policy.framework import load_frameworks
+from aslgate.policy.framework import BUILTIN_FRAMEWORKS, load_frameworks
 from aslgate.store.db import IngestOutcome, Store
 from aslgate.suites import DEFAULT_MODEL, SuiteError, check_model
 
@@ -50,7 +50,7 @@ def _behavior(cfg: AssessConfig) -> list[Task]:
 
 SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber, "behavior": _behavior}
 BASELINE_SUITES = {"cyber"}  # the fuzzer baseline is a capability baseline: it has no behaviour to measure
-DEFAULT_FRAMEWORKS = ["rsp", "preparedness", "fsf"]
+DEFAULT_FRAMEWORKS = list(BUILTIN_FRAMEWORKS)  # rsp, preparedness, fsf: the current version of each
 DEFAULT_SUITES = ["cyber", "behavior"]
 DEFAULT_BASELINE: str | None = "aslgate/fuzzer"
 DEFAULT_FUZZ_SECONDS = 2.0

@@ -81,7 +81,11 @@ def assess_cmd(
         list[str] | None, typer.Option("--suite", help="Suites to run (default: cyber, behavior).")
     ] = None,
     framework: Annotated[
-        list[str] | None, typer.Option("--framework", help="rsp, preparedness, fsf or a YAML path.")
+        list[str] | None,
+        typer.Option(
+            "--framework",
+            help="rsp, preparedness, fsf (current versions), rsp-2.2, fsf-2.0 (pinned) or a YAML path.",
+        ),
     ] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1)] = 1,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per task.")] = None,
@@ -106,13 +110,13 @@ def assess_cmd(
     ] = None,
 ) -> None:
     """Run the suites, determine under each framework, and write determination.json and the system card."""
-    from aslgate.assess import DEFAULT_SUITES, AssessConfig, assess
+    from aslgate.assess import DEFAULT_FRAMEWORKS, DEFAULT_SUITES, AssessConfig, assess
 
     cfg = AssessConfig(
         models=split_values(model) or ["aslgate/reference"],
         suites=split_values(suite) or list(DEFAULT_SUITES),
         judge=judge,
-        frameworks=split_values(framework) or ["rsp", "preparedness", "fsf"],
+        frameworks=split_values(framework) or list(DEFAULT_FRAMEWORKS),
         epochs=epochs,
         limit=limit,
         level=level,

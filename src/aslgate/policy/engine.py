@@ -10,7 +10,16 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from aslgate.metrics import MetricRow
-from aslgate.policy.framework import TIER_ORDER, AccessPolicy, Framework, Rule, Safeguard, Source, Threshold
+from aslgate.policy.framework import (
+    TIER_ORDER,
+    AccessPolicy,
+    Framework,
+    Rule,
+    Safeguard,
+    Source,
+    Threshold,
+    ThresholdKind,
+)
 
 Status = Literal["crossed", "cannot_rule_out", "alert", "below", "not_evaluated"]
 STATUSES: tuple[Status, ...] = ("crossed", "cannot_rule_out", "alert", "below", "not_evaluated")
@@ -41,7 +50,7 @@ class ThresholdResult(BaseModel):
     id: str
     name: str
     domain: str
-    kind: Literal["capability", "finding"] = "capability"
+    kind: ThresholdKind = "capability"
     level: str | None
     status: Status
     metric: str | None
@@ -78,13 +87,16 @@ class FrameworkDetermination(BaseModel):
     framework: str
     name: str
     version: str
+    published: str | None = None  # the framework version's publication date (YYYY-MM-DD)
     url: str
     model: str
     required_level: str
     required_level_name: str
     required_level_index: int
-    triggered_by: list[str]  # ids of capability thresholds that are crossed or cannot be ruled out
-    findings: list[str] = Field(default_factory=list)  # ids of findings crossed or not ruled out
+    triggered_by: list[str]  # ids of thresholds crossed or not ruled out that raise the level
+    # ids of thresholds crossed or not ruled out that add safeguards (or access rules) but no level:
+    # findings, ongoing assessments, thresholds that require some safeguards only
+    findings: list[str] = Field(default_factory=list)
     counts: dict[str, int]
     thresholds: list[ThresholdResult]
     gaps: list[Gap]
@@ -229,9 +241,10 @@ def _determine_indexed(framework: Framework, index: Index, model: str) -> Framew
     safeguards: list[Safeguard] = []
     for lv in framework.levels[: top + 1]:
         safeguards.extend(lv.safeguards)
-    findings = [t for t, _ in hit if t.kind == "finding"]
-    for t in findings:  # a finding adds what it requires without raising the level
-        safeguards.extend(t.safeguards)
+    findings = [t for t, _ in hit if t.level is None]
+    for t, _ in hit:  # what a threshold requires beyond its level (a finding: without raising it)
+        safeguards.extend(s for s in framework.required_safeguards(t) if s not in safeguards)
+    access = most_restrictive([level.access, *(t.access for t, _ in hit if t.access is not None)])
     gaps = [
         Gap(framework=framework.id, threshold=r.id, domain=r.domain, level=r.level, reason=r.notes[0])
         for r in results
@@ -244,6 +257,7 @@ def _determine_indexed(framework: Framework, index: Index, model: str) -> Framew
         framework=framework.id,
         name=framework.name,
         version=framework.version,
+        published=framework.published,
         url=framework.url,
         model=model,
         required_level=level.id,
@@ -255,7 +269,7 @@ def _determine_indexed(framework: Framework, index: Index, model: str) -> Framew
         thresholds=results,
         gaps=gaps,
         safeguards=safeguards,
-        access_policy=level.access,
+        access_policy=access,
     )
 
 

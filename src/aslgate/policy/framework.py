@@ -15,7 +15,11 @@ from aslgate.errors import UserError
 from aslgate.policy.catalogue import is_known, spec
 
 FRAMEWORKS_DIR = Path(__file__).parent / "frameworks"
-BUILTIN_FRAMEWORKS = ("rsp", "preparedness", "fsf")
+# Built-in files, one per published version (the file stem is the framework id)
+BUILTIN_FILES = ("rsp-3.4", "rsp-2.2", "preparedness-2", "fsf-3.1", "fsf-2.0")
+# Short names resolve to the current version of each framework; pinned versions keep their own names
+CURRENT = {"rsp": "rsp-3.4", "preparedness": "preparedness-2", "fsf": "fsf-3.1"}
+BUILTIN_FRAMEWORKS = tuple(CURRENT)  # the default set: the current version of each framework
 MAX_FILE_BYTES = 256_000  # built-ins are ~10 kB; PyYAML parses ~25k nodes/s, so this bounds parse time
 MAX_NODES = 20_000  # cap on YAML nodes after alias expansion (built-ins have ~400; billion-laughs guard)
 MAX_FLOW_DEPTH = 64  # PyYAML's scanner is quadratic in flow nesting; legit files nest 3 deep
@@ -27,6 +31,8 @@ Op = Literal[">=", ">", "<=", "<"]
 Statistic = Literal["point", "upper95", "lower95"]
 Ident = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=80)]
 Text = Annotated[str, Field(min_length=1)]
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+ThresholdKind = Literal["capability", "finding", "ongoing_assessment"]
 
 
 class FrameworkError(UserError, ValueError):
@@ -115,15 +121,25 @@ class Rule(_Strict):
 
 
 class Threshold(_Strict):
-    """A capability threshold (the level it triggers) or a finding (the safeguards it requires, e.g. an
-    alignment review), with its source, our rule and an early-warning alert."""
+    """What a framework asks about one capability, with its source, our rule and an early-warning alert.
+
+    - capability: a threshold of the framework; it raises the framework to `level`, and/or requires
+      named safeguards of the levels (`requires`, e.g. RSP 2.2's AI R&D-4 requires the ASL-3 Security
+      Standard only) and safeguards of its own (e.g. an RSP 3.x row's mitigations);
+    - finding: aslgate's behavior evidence; it adds its own safeguards, never a level;
+    - ongoing_assessment: a capability the framework only investigates, with no threshold (RSP 2.2's
+      cyber row); the cut-off is aslgate's, and reaching it adds the framework's stated commitment
+      (its own safeguards) and the access policy aslgate enforces for it, never a level.
+    `access` (not for findings) is combined with the level's access policy, most restrictive wins."""
 
     id: Ident
     name: Text
     domain: Ident
-    kind: Literal["capability", "finding"] = "capability"
-    level: Ident | None = None  # the level a capability threshold triggers; findings trigger none
-    safeguards: list[Safeguard] = Field(default_factory=list)  # what a finding requires when triggered
+    kind: ThresholdKind = "capability"
+    level: Ident | None = None  # the level a capability threshold raises the framework to
+    requires: list[Ident] = Field(default_factory=list)  # ids of level safeguards required without the level
+    safeguards: list[Safeguard] = Field(default_factory=list)  # safeguards of its own, when triggered
+    access: AccessPolicy | None = None  # an access policy of its own, when triggered
     source: Source
     rule: Rule
     alert: Rule | None = None
@@ -132,12 +148,24 @@ class Threshold(_Strict):
 
     @model_validator(mode="after")
     def _derive(self) -> Threshold:
-        if self.kind == "capability" and (self.level is None or self.safeguards):
+        if len(set(self.requires)) != len(self.requires):
+            raise ValueError("requires lists a safeguard twice")
+        if self.kind == "capability" and self.level is None and not (self.requires or self.safeguards):
             raise ValueError(
-                "a capability threshold names the level it triggers (and no safeguards of its own)"
+                "a capability threshold names the level it triggers, or the safeguards it requires"
             )
-        if self.kind == "finding" and (self.level is not None or not self.safeguards):
-            raise ValueError("a finding names the safeguards it requires, and no level (it raises none)")
+        if self.kind == "finding" and (
+            self.level is not None or not self.safeguards or self.requires or self.access is not None
+        ):
+            raise ValueError(
+                "a finding names the safeguards it requires, and no level (it raises none),"
+                " requires or access"
+            )
+        if self.kind == "ongoing_assessment" and (self.level is not None or not self.safeguards):
+            raise ValueError(
+                "an ongoing assessment names the commitment it triggers (safeguards), and no level"
+                " (the framework sets no threshold for it)"
+            )
         derived = self.rule.metric is not None
         if "evaluated" in self.model_fields_set and self.evaluated != derived:
             raise ValueError(f"evaluated is derived from rule.metric and must be {str(derived).lower()}")
@@ -164,6 +192,7 @@ class Framework(_Strict):
     name: Text
     publisher: Text
     version: Text
+    published: IsoDate | None = None  # publication (or effective) date of this version, YYYY-MM-DD
     url: Text
     description: Text
     principles: list[Principle] = Field(default_factory=list)
@@ -176,7 +205,7 @@ class Framework(_Strict):
             raise PydanticCustomError("framework", msg, {"path": path})
 
         levels: dict[str, int] = {}
-        safeguards: set[str] = set()
+        safeguards: dict[str, Safeguard] = {}
         for i, lv in enumerate(self.levels):
             if lv.id in levels:
                 fail(("levels", i, "id"), f"duplicate level id {lv.id!r}")
@@ -184,22 +213,39 @@ class Framework(_Strict):
             for j, sg in enumerate(lv.safeguards):
                 if sg.id in safeguards:
                     fail(("levels", i, "safeguards", j, "id"), f"duplicate safeguard id {sg.id!r}")
-                safeguards.add(sg.id)
+                safeguards[sg.id] = sg
         seen: set[str] = set()
         for i, th in enumerate(self.thresholds):
             if th.id in seen:
                 fail(("thresholds", i, "id"), f"duplicate threshold id {th.id!r}")
             seen.add(th.id)
             for j, sg in enumerate(th.safeguards):
-                if sg.id in safeguards:
-                    fail(("thresholds", i, "safeguards", j, "id"), f"duplicate safeguard id {sg.id!r}")
-                safeguards.add(sg.id)
+                # thresholds may share a safeguard (a YAML alias), but one id means one safeguard
+                if safeguards.get(sg.id, sg) != sg:
+                    fail(
+                        ("thresholds", i, "safeguards", j, "id"),
+                        f"duplicate safeguard id {sg.id!r} (a different safeguard has this id)",
+                    )
+                safeguards[sg.id] = sg
             if th.level is not None and th.level not in levels:
                 fail(
                     ("thresholds", i, "level"),
                     f"threshold {th.id!r} names level {th.level!r}, which is not one of {list(levels)}",
                 )
+        level_safeguards = {sg.id for lv in self.levels for sg in lv.safeguards}
+        for i, th in enumerate(self.thresholds):
+            for j, ref in enumerate(th.requires):
+                if ref not in level_safeguards:
+                    fail(
+                        ("thresholds", i, "requires", j),
+                        f"threshold {th.id!r} requires {ref!r}, which is not a safeguard of any level",
+                    )
         return self
+
+    def required_safeguards(self, threshold: Threshold) -> list[Safeguard]:
+        """What a triggered threshold adds beyond its level: the level safeguards it names, then its own."""
+        by_id = {sg.id: sg for lv in self.levels for sg in lv.safeguards}
+        return [by_id[ref] for ref in threshold.requires] + list(threshold.safeguards)
 
     def level_index(self, level_id: str) -> int:
         """Position of a level in the order (0 = lowest)."""
@@ -364,30 +410,36 @@ def parse_framework(text: str, file: str = "<string>") -> Framework:
         raise FrameworkError(file, line, f"{where}: {_reason(err)}{more}") from None
 
 
+def builtin_names() -> list[str]:
+    """Every name a built-in framework answers to: the short names (current versions), then each file."""
+    return [*CURRENT, *BUILTIN_FILES]
+
+
 def builtin_path(name: str) -> Path:
-    """Path of a built-in framework file (rsp, preparedness, fsf)."""
-    if name not in BUILTIN_FRAMEWORKS:
+    """Path of a built-in framework file: `rsp`, `preparedness`, `fsf` are the current versions;
+    `rsp-2.2`, `fsf-2.0`, ... name one version."""
+    stem = CURRENT.get(name, name)
+    if stem not in BUILTIN_FILES:
         raise KeyError(name)
-    return FRAMEWORKS_DIR / f"{name}.yaml"
+    return FRAMEWORKS_DIR / f"{stem}.yaml"
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    if isinstance(name_or_path, str) and name_or_path in builtin_names() and not Path(name_or_path).is_file():
+        return builtin_path(name_or_path)
+    return Path(name_or_path)
 
 
 def load_framework(name_or_path: str | Path) -> Framework:
     """Load a built-in framework by name or a framework file by path; FrameworkError if malformed."""
-    if (
-        isinstance(name_or_path, str)
-        and name_or_path in BUILTIN_FRAMEWORKS
-        and not Path(name_or_path).is_file()
-    ):
-        path = builtin_path(name_or_path)
-    else:
-        path = Path(name_or_path)
+    path = _resolve(name_or_path)
     file = str(path)
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise FrameworkError(file, 1, f"file larger than {MAX_FILE_BYTES} bytes")
         raw = path.read_bytes()
     except OSError as exc:
-        hint = f" (built-ins: {', '.join(BUILTIN_FRAMEWORKS)})" if not path.suffix else ""
+        hint = f" (built-ins: {', '.join(builtin_names())})" if not path.suffix else ""
         raise FrameworkError(file, 0, f"cannot read framework file: {exc.strerror or exc}{hint}") from None
     if b"\x00" in raw:
         raise FrameworkError(file, raw.count(b"\n", 0, raw.index(b"\x00")) + 1, "binary data (NUL byte)")
@@ -400,8 +452,24 @@ def load_framework(name_or_path: str | Path) -> Framework:
 
 
 def load_frameworks(names_or_paths: list[str | Path] | None = None) -> list[Framework]:
-    """Load several frameworks (default: all built-ins, in order)."""
-    return [load_framework(x) for x in (names_or_paths or list(BUILTIN_FRAMEWORKS))]
+    """Load several frameworks (default: the current version of each built-in, in order). A file named
+    twice (`rsp` and `rsp-3.4`) is loaded once; two different files with the same id are an error."""
+    out: list[Framework] = []
+    seen: dict[Path, str] = {}
+    ids: dict[str, str] = {}
+    for x in names_or_paths or list(BUILTIN_FRAMEWORKS):
+        path = _resolve(x)
+        key = path.resolve() if path.exists() else path
+        if key in seen:
+            continue
+        fw = load_framework(x)
+        if fw.id in ids:
+            raise FrameworkError(
+                str(path), 1, f"framework id {fw.id!r} is also the id of {ids[fw.id]}; ids must be unique"
+            )
+        seen[key], ids[fw.id] = str(x), str(path)
+        out.append(fw)
+    return out
 
 
 def dump_framework(framework: Framework) -> str:

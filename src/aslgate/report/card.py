@@ -421,6 +421,7 @@ def _context(card: CardData) -> dict[str, Any]:
                 if t is None or t.rule.metric is None
                 else "not measured in this run",
                 "metric": t.rule.metric if t else None,
+                "kind": t.kind if t else "capability",
             }
         )
     return {
