@@ -50,10 +50,16 @@ def test_a_paraphrase_or_an_edit_is_caught() -> None:
     data = pf.model_dump()
     data["levels"][1]["safeguards"][0]["text"] = "“Require security controls meeting Low standard”"
     assert any("levels.high.high-security-controls" in p for p in unquoted(Framework.model_validate(data)))
+    data["levels"][1]["safeguards"][0]["text"] = "“Require “security” controls meeting High standard”"
+    assert any("straight quotes" in p for p in unquoted(Framework.model_validate(data)))
     # a source citing another version, or a file of another version than its excerpts
     data = pf.model_dump()
     data["thresholds"][0]["source"]["version"] = "3"
     assert any("cites OpenAI Preparedness Framework 3" in p for p in unquoted(Framework.model_validate(data)))
+    data = pf.model_dump()
+    data["id"] = "preparedness-9"
+    [problem] = unquoted(Framework.model_validate(data))
+    assert "preparedness-9: no excerpt file" in problem
     data = pf.model_dump()
     data["published"] = "2025-04-16"
     assert any("excerpts are of 2 of 2025-04-15" in p for p in unquoted(Framework.model_validate(data)))

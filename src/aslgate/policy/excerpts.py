@@ -130,11 +130,15 @@ def unquoted(framework: Framework, directory: Path = EXCERPTS_DIR) -> list[str]:
             f"{framework.id}: version {framework.version} of {framework.published}, but the excerpts are of"
             f" {ex.version} of {ex.published}"
         )
-    for where, document, version, text in quotes(framework, ex.document, ex.version):
+    found = quotes(framework, ex.document, ex.version)
+    inline = {where for where, *_ in found[len(framework.principles) + len(framework.thresholds) :]}
+    for where, document, version, text in found:
         if (document, version) != (ex.document, ex.version):
             problems.append(
                 f"{framework.id}: {where} cites {document} {version}, not {ex.document} {ex.version}"
             )
+        elif where in inline and "“" in text:  # a nested curly quote cuts the outer one short
+            problems.append(f"{framework.id}: {where}: a quote inside a quote must use straight quotes")
         elif quoted_in(text, ex.passages) is None:
             problems.append(
                 f"{framework.id}: {where}: not in the published text: {' '.join(text.split())[:90]!r}"
