@@ -65,6 +65,8 @@ def gap_cmd(
             "left out: " + ", ".join(f"{v} rows with a {k}" for k, v in report.skipped.items()),
             highlight=False,
         )
+    for b, why in report.unmeasurable.items():
+        out.print(f"no lag for {b}: {why}", highlight=False, soft_wrap=True)
     if plot is not None:
         out.print(f"plot: {plot}", highlight=False, soft_wrap=True)
 

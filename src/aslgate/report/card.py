@@ -485,3 +485,28 @@ def render_system_card(card: CardData, out_dir: Path) -> dict[str, Path]:
         log.setLevel(level)
     _write_atomic(pdf_path, pdf)
     return {"html": html_path, "pdf": pdf_path}
+
+
+def report_from_store(
+    store: Store, model: str, out_dir: Path, *, frameworks: list[str] | None = None
+) -> dict[str, Path]:
+    """determination.json and the card from the store alone. With `frameworks`, or when the model has
+    published rows but no determination yet, determine afresh from every stored row first."""
+    import json
+
+    from aslgate.policy.engine import determine_all
+    from aslgate.policy.framework import load_frameworks
+
+    if frameworks is not None or (store.latest_determination(model) is None and store.published(model)):
+        rows = store.metrics(model)
+        if not rows:
+            raise ReportError(f"no metric rows for model {model!r} in the store; run `aslgate assess` or "
+                              "`aslgate ingest --published FILE` first")  # fmt: skip
+        det = determine_all(load_frameworks(frameworks or ["rsp", "preparedness", "fsf"]), rows, model)
+        store.save_determination(model, det.model_dump(mode="json"))
+    card = card_from_store(store, model)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "determination.json"
+    _write_atomic(path, json.dumps(card.determination.model_dump(mode="json"), indent=2).encode())
+    return {"determination": path, **render_system_card(card, out_dir)}

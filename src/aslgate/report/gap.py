@@ -110,6 +110,7 @@ class GapReport:
     benchmarks: list[BenchmarkGap]
     overall: LagStats
     skipped: dict[str, int] = field(default_factory=dict)  # reason -> rows left out
+    unmeasurable: dict[str, str] = field(default_factory=dict)  # benchmark -> why no lag (whole-file runs)
     seed: int = DEFAULT_SEED
     bootstrap: int = DEFAULT_BOOTSTRAP
 
@@ -406,20 +407,37 @@ def analyse(
     skipped: dict[str, int] | None = None,
     reps: int = DEFAULT_BOOTSTRAP,
     seed: int = DEFAULT_SEED,
+    strict: bool | None = None,
 ) -> GapReport:
-    """Per-benchmark lags and the pooled distribution over every matched frontier step."""
+    """Per-benchmark lags and the pooled distribution over every matched frontier step.
+
+    A benchmark without open or without closed models is an error when it was asked for (`strict`, the
+    default with a single benchmark); in a whole-file run it is listed in `unmeasurable` instead."""
     if reps < 100 or reps > 100_000:
         raise GapError(f"--bootstrap {reps}: choose between 100 and 100000 resamples")
     by_bench: dict[str, list[Entry]] = {}
     for e in entries:
         by_bench.setdefault(e.benchmark, []).append(e)
-    gaps = [benchmark_gap(b, es, reps=reps, seed=seed, source=source) for b, es in sorted(by_bench.items())]
+    strict = len(by_bench) == 1 if strict is None else strict
+    gaps, unmeasurable = [], {}
+    for b, es in sorted(by_bench.items()):
+        try:
+            gaps.append(benchmark_gap(b, es, reps=reps, seed=seed, source=source))
+        except GapError as e:
+            if strict:
+                raise
+            unmeasurable[b] = "no open-weights model" if not any(x.open for x in es) else "no closed model"
+    if not gaps:
+        raise GapError(
+            f"{source}: no benchmark has both open-weights and closed models, so no lag can be measured"
+        )
     steps = [s for g in gaps for s in g.steps]
     return GapReport(
         source=source,
         benchmarks=gaps,
         overall=lag_stats(steps, reps=reps, seed=seed),
         skipped=dict(skipped or {}),
+        unmeasurable=unmeasurable,
         seed=seed,
         bootstrap=reps,
     )
@@ -435,7 +453,9 @@ def gap_file(
 ) -> GapReport:
     """Read a CSV and analyse it (what `aslgate gap` calls)."""
     entries, skipped = read_gap_csv(path, columns=parse_columns(columns), benchmarks=benchmarks)
-    return analyse(entries, source=str(path), skipped=skipped, reps=reps, seed=seed)
+    return analyse(
+        entries, source=str(path), skipped=skipped, reps=reps, seed=seed, strict=bool(benchmarks) or None
+    )
 
 
 # --------------------------------------------------------------------------------------------- text
@@ -504,7 +524,7 @@ def gap_figure(report: GapReport, max_panels: int = 12) -> Any:
         )
         ax.set_title(title, fontsize=8.5, color=INK, loc="left")
         ax.tick_params(labelsize=7, colors=INK)
-        locator = AutoDateLocator(maxticks=5)
+        locator = AutoDateLocator()
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
         for side in ("top", "right"):
