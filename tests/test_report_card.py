@@ -194,3 +194,19 @@ def test_fuzzer_stats_come_from_the_baseline_transcript() -> None:
     page = render_html(_card(fuzzer=[run]), fonts=False)
     table = page[page.index("The fuzzer baseline per challenge") :][:3000]
     assert "stack-name-copy" in table and "26,605" in table and "2.02 s" in table and "53,211" in table
+
+
+def test_lag_comes_from_the_store_else_the_shipped_cyber_results(tmp_path: Path) -> None:
+    from aslgate.report.card import SHIPPED_PUBLISHED, lag_entries
+    from aslgate.store.db import Store
+
+    store = Store(f"sqlite:///{tmp_path}/s.db")
+    entries, source = lag_entries(store)
+    assert SHIPPED_PUBLISHED.is_file() and source and "data/published/cyber.csv" in source
+    assert any(e.open for e in entries) and any(not e.open for e in entries)
+    p = tmp_path / "p.csv"
+    p.write_text("model,developer,open_weights,release_date,benchmark,score,n,source_url\n"
+                 "A,L,open,2025-01-01,B,0.5,,https://x.org\nC,L,closed,2024-01-01,B,0.4,,https://x.org\n")  # fmt: skip
+    store.ingest_published(p)
+    entries, source = lag_entries(store)
+    assert [e.model for e in entries] == ["A", "C"] and source == "published results in the store"

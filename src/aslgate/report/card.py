@@ -173,15 +173,32 @@ def fuzzer_runs(log: EvalLog) -> list[FuzzerRun]:
     return runs
 
 
+SHIPPED_PUBLISHED = Path(__file__).resolve().parents[3] / "data" / "published" / "cyber.csv"
+
+
 def lag_entries(store: Store) -> tuple[list[LagEntry], str | None]:
-    """Every published result in the store with its release date and weights status (for the lag plot)."""
+    """Every published result in the store with its release date and weights status (for the lag plot);
+    when the store has none, the public cyber results shipped in the repository (data/published/cyber.csv)."""
     from aslgate.store.models import PublishedRecord
 
     try:
         with Session(store.engine) as s:
             recs = list(s.scalars(select(PublishedRecord)))
     except SQLAlchemyError:
-        return [], None
+        recs = []
+    if not recs and SHIPPED_PUBLISHED.is_file():
+        from aslgate.report.published import PublishedError, read_published_csv
+
+        try:
+            shipped = read_published_csv(SHIPPED_PUBLISHED)
+        except PublishedError:
+            return [], None
+        entries = [LagEntry(model=r.model, date=r.release_date, open=r.open_weights, benchmark=r.benchmark,
+                            score=r.score) for r in shipped]  # fmt: skip
+        return (
+            entries,
+            "data/published/cyber.csv (public cyber results shipped with aslgate, not in the store)",
+        )
     out = []
     for r in recs:
         try:
