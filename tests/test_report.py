@@ -135,7 +135,8 @@ def test_thresholds_show_status_numbers_rule_and_evidence(rendered) -> None:
     # evidence: the log as a file:// link, the first ten sample ids and a count of the rest
     assert f'href="file://{LOG}"' in rsp and Path(LOG).name in rsp
     assert all(i in rsp for i in IDS[:10]) and "+10 more" in rsp
-    assert "chal-15@l1" not in page
+    assert "chal-15@l1" not in rsp  # the threshold lists ten; the appendix lists every sample
+    assert "chal-15@l1" in _section(page, 'id="appendix"', "</footer>")
     # the source quote with its link, and our rationale
     assert "discovering novel zero-day exploit chains" in rsp
     assert 'href="https://www.anthropic.com/rsp-updates"' in rsp
@@ -167,7 +168,9 @@ def test_suite_section_has_plots_and_log_table(rendered) -> None:
     _, _, page = rendered
     suite = _section(page, 'id="suite-cyber"', 'id="method"')
     uris = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', suite)
-    assert len(uris) == 2  # success rates with Wilson bars, stacked verdict counts
+    assert (
+        len(uris) == 3
+    )  # against the baseline (95% intervals), success rates with Wilson bars, verdict counts
     for u in uris:
         assert base64.b64decode(u)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "cyber_reproduce" in suite and "reproduced 20" in suite and "no crash 4" in suite

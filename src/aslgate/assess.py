@@ -199,19 +199,35 @@ def write_outputs(
     tmp.write_text(json.dumps(det.model_dump(mode="json"), indent=2))
     os.replace(tmp, path)
     files = {"determination": path}
-    from aslgate.report.card import CardData, log_summary, render_system_card
+    from aslgate.report.card import (
+        CardData,
+        baseline_data,
+        lag_entries,
+        log_summary,
+        other_rows,
+        render_system_card,
+    )
 
     logs = []
     for p in store.logs(det.model, run_id=run_id):
         logs.append(log_summary(read_eval_log(p), p))
+    metrics = store.metrics(det.model, run_id=run_id)
+    base = baseline_data(store, cfg.baseline, run_id) if cfg.baseline and cfg.baseline != det.model else {}
+    skip = {det.model, cfg.baseline}
+    others = [r for r in other_rows(store, det.model, [m.metric for m in metrics]) if r.model not in skip]
+    lag, lag_source = lag_entries(store)
     card = CardData(
         model=det.model,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         aslgate_version=__version__,
         run=cfg.model_dump(mode="json", exclude={"db", "out"}),
         determination=det,
-        metrics=store.metrics(det.model, run_id=run_id),
+        metrics=metrics,
         logs=logs,
+        others=others,
+        lag=lag,
+        lag_source=lag_source,
+        **base,
     )
     files.update(render_system_card(card, target))
     return files

@@ -21,3 +21,6 @@ class MetricRow(BaseModel):
     high: float  # upper bound of the 95% interval
     log: str | None = None  # eval log path
     sample_ids: list[str] = Field(default_factory=list)
+    # a number published by someone else (system card, paper, leaderboard), not measured by aslgate
+    published: bool = False
+    source_url: str | None = None  # where the published number is printed

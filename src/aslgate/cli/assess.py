@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from aslgate.cli.common import (
+    BadInput,
     app,
     console,
     friendly,
@@ -163,15 +164,33 @@ def assess_cmd(
 @app.command("ingest")
 @friendly
 def ingest_cmd(
-    logs: Annotated[list[Path], typer.Argument(help="Inspect .eval/.json logs.")],
+    logs: Annotated[list[Path] | None, typer.Argument(help="Inspect .eval/.json logs.")] = None,
+    published: Annotated[
+        Path | None,
+        typer.Option(
+            "--published",
+            help="CSV of published results (model, developer, open_weights, "
+            "release_date, benchmark, score, n, source_url).",
+        ),
+    ] = None,
     db: Annotated[str | None, typer.Option("--db")] = None,
 ) -> None:
-    """Import eval logs produced elsewhere (e.g. by `inspect eval`) into the results store."""
+    """Import eval logs produced elsewhere (e.g. by `inspect eval`), or published results, into the store."""
     from aslgate.store.db import Store
 
+    if not logs and published is None:
+        raise BadInput("give eval logs to ingest, or --published FILE.csv")
     store = Store(db)
+    if published is not None:
+        new, updated, models = store.ingest_published(published)
+        console.print(
+            f"[green]published[/green] {published}: {new} new rows, {updated} updated, {len(models)} models "
+            "(marked published, with their source URL)",
+            highlight=False,
+            soft_wrap=True,
+        )
     failed = 0
-    for p in logs:
+    for p in logs or []:
         r = store.ingest_log(p)
         failed += r.status == "error"
         style = {"ingested": "green", "duplicate": "yellow", "error": "red"}[r.status]
@@ -187,11 +206,15 @@ def report_cmd(
     model: Annotated[str, typer.Option("--model", "-m")],
     out_dir: Annotated[Path, typer.Option("--out")] = Path("out"),
     db: Annotated[str | None, typer.Option("--db")] = None,
+    framework: Annotated[
+        list[str] | None,
+        typer.Option("--framework", help="Determine afresh from the store's rows (measured and published)."),
+    ] = None,
 ) -> None:
-    """Regenerate the system card of a model from the results store alone."""
-    from aslgate.report.card import card_from_store, render_system_card
+    """Regenerate the system card of a model from the results store alone (published rows included)."""
+    from aslgate.report.card import report_from_store
     from aslgate.store.db import Store
 
-    files = render_system_card(card_from_store(Store(db), model), out_dir)
+    files = report_from_store(Store(db), model, out_dir, frameworks=split_values(framework) or None)
     for name, p in files.items():
         out.print(f"{name}: {p}", highlight=False, soft_wrap=True)

@@ -42,6 +42,8 @@ class Evidence(BaseModel):
 
     log: str | None = None
     sample_ids: list[str] = Field(default_factory=list)
+    published: bool = False  # the row is a published number (system card, paper, leaderboard), not measured
+    source_url: str | None = None  # where a published number is printed
 
 
 class ThresholdResult(BaseModel):
@@ -209,7 +211,11 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
         notes.append(f"{len(usable)} rows for {rule.metric}; reporting the most severe")
     if small:
         notes.append(f"n={row.n} < min_n={min_n}: too few samples to rule the threshold out")
-    if row.n is None:
+    if row.published:
+        notes.append(f"published result, not measured by aslgate: {row.source_url}")
+        if row.n is None:
+            notes.append("published without a sample count: the interval is the point estimate")
+    if row.n is None and not row.published:
         notes.append("derived metric: no sample count; interval supplied by the producer")
     alert_hit, alert_value, alert_notes = _alert(index, threshold.alert)
     notes += alert_notes
@@ -227,7 +233,9 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
         alert_value=alert_value,
         insufficient_samples=small,
         notes=notes,
-        evidence=Evidence(log=row.log, sample_ids=list(row.sample_ids)),
+        evidence=Evidence(
+            log=row.log, sample_ids=list(row.sample_ids), published=row.published, source_url=row.source_url
+        ),
         **base,
     )
 

@@ -6,11 +6,12 @@ alone; the HTML is self-contained (inline CSS, plots as data URIs) and the PDF i
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,30 @@ class LogSummary(BaseModel):
     level: int | None = None  # the task's level (e.g. reproduce l1), from the task metadata
 
 
+class FuzzerRun(BaseModel):
+    """The fuzzer baseline on one challenge, from its sample's transcript (libFuzzer's own output)."""
+
+    challenge: str
+    task: str
+    sample_id: str
+    executions: int
+    exec_per_s: float
+    crashed: bool
+    seconds: float | None  # wall seconds of the campaign: the time to the first crash when it crashed
+    verdict: str | None
+    bug_line: str | None = None  # where the planted bug fires (challenge.yaml), when known
+
+
+class LagEntry(BaseModel):
+    """One published (or measured) score with its model's release date and weights status (for the lag)."""
+
+    model: str
+    date: date
+    open: bool
+    benchmark: str
+    score: float
+
+
 class CardData(BaseModel):
     """Everything the system card shows for one model."""
 
@@ -72,6 +97,12 @@ class CardData(BaseModel):
     determination: Determination
     metrics: list[MetricRow]
     logs: list[LogSummary]
+    baseline: str | None = None  # the non-AI baseline's model name (e.g. aslgate/fuzzer)
+    baseline_metrics: list[MetricRow] = Field(default_factory=list)
+    fuzzer: list[FuzzerRun] = Field(default_factory=list)
+    others: list[MetricRow] = Field(default_factory=list)  # other models' rows (measured or published)
+    lag: list[LagEntry] = Field(default_factory=list)  # scores with dates for the open-vs-closed lag
+    lag_source: str | None = None
 
 
 # ------------------------------------------------------------------------------------------ from logs
@@ -108,6 +139,99 @@ def _unread_log(path: str, model: str, status: str) -> LogSummary:
     m = _INSPECT_NAME.match(Path(path).stem)
     task = m["task"] if m else Path(path).stem
     return LogSummary(task=task, path=path, model=model, status=status, samples=0, accuracy=None)
+
+
+_FUZZ_MARK = re.compile(r"ASLGATE_ELAPSED|^stat::|exec/s", re.M)
+
+
+def fuzzer_runs(log: EvalLog) -> list[FuzzerRun]:
+    """exec/s, executions and time to first crash of each fuzzer-baseline sample, parsed from the libFuzzer
+    output its bash call returned (the same parser `aslgate fuzz` uses), with the scorer's verdict."""
+    from aslgate.cyber.corpus import ChallengeError, resolve_challenge
+    from aslgate.cyber.fuzz import parse_fuzzer_output
+
+    runs = []
+    for smp in log.samples or []:
+        out = [m.text for m in smp.messages if m.role == "tool" and _FUZZ_MARK.search(m.text or "")]
+        if not out:
+            continue
+        st = parse_fuzzer_output(out[-1])
+        score = next(iter(smp.scores.values())) if smp.scores else None
+        cid = str((smp.metadata or {}).get("challenge") or str(smp.id).split("@")[0])
+        try:
+            bug_line = resolve_challenge(cid).spec.bug_line
+        except (ChallengeError, Exception):  # a challenge not in this checkout
+            bug_line = None
+        runs.append(
+            FuzzerRun(
+                challenge=cid, task=short_task(log.eval.task), sample_id=str(smp.id), executions=st.executions,
+                exec_per_s=st.exec_per_s, crashed=st.crashed, seconds=st.elapsed,
+                verdict=None if score is None else str(score.answer if score.answer is not None else score.value),
+                bug_line=bug_line,
+            )
+        )  # fmt: skip
+    return runs
+
+
+SHIPPED_PUBLISHED = Path(__file__).resolve().parents[3] / "data" / "published" / "cyber.csv"
+
+
+def lag_entries(store: Store) -> tuple[list[LagEntry], str | None]:
+    """Every published result in the store with its release date and weights status (for the lag plot);
+    when the store has none, the public cyber results shipped in the repository (data/published/cyber.csv)."""
+    from aslgate.store.models import PublishedRecord
+
+    try:
+        with Session(store.engine) as s:
+            recs = list(s.scalars(select(PublishedRecord)))
+    except SQLAlchemyError:
+        recs = []
+    if not recs and SHIPPED_PUBLISHED.is_file():
+        from aslgate.report.published import PublishedError, read_published_csv
+
+        try:
+            shipped = read_published_csv(SHIPPED_PUBLISHED)
+        except PublishedError:
+            return [], None
+        entries = [LagEntry(model=r.model, date=r.release_date, open=r.open_weights, benchmark=r.benchmark,
+                            score=r.score) for r in shipped]  # fmt: skip
+        return (
+            entries,
+            "data/published/cyber.csv (public cyber results shipped with aslgate, not in the store)",
+        )
+    out = []
+    for r in recs:
+        try:
+            out.append(LagEntry(model=r.model, date=date.fromisoformat(r.release_date), open=r.open_weights,
+                                benchmark=r.benchmark, score=r.score))  # fmt: skip
+        except ValueError:
+            continue
+    return out, ("published results in the store" if out else None)
+
+
+def baseline_data(store: Store, baseline: str | None, run_id: int | None) -> dict[str, Any]:
+    """The baseline's metric rows and fuzzer runs of a run, for the card."""
+    if not baseline:
+        return {}
+    runs: list[FuzzerRun] = []
+    for p in store.logs(baseline, run_id=run_id):
+        try:
+            runs += fuzzer_runs(read_eval_log(p))
+        except Exception:  # an unreadable baseline log leaves its rows out; the log table shows it
+            continue
+    return {"baseline": baseline, "baseline_metrics": store.metrics(baseline, run_id=run_id, published=False),
+            "fuzzer": runs}  # fmt: skip
+
+
+def other_rows(store: Store, model: str, metrics: list[str]) -> list[MetricRow]:
+    """Other models' rows (measured, newest per metric, and published) on the card model's metrics."""
+    wanted = set(metrics)
+    out = []
+    for m in store.models():
+        if m == model:
+            continue
+        out += [r for r in store.metrics(m) if r.metric in wanted]
+    return out
 
 
 def _run_info(store: Store, model: str, run_id: int | None) -> tuple[int | None, dict[str, Any]]:
@@ -151,14 +275,23 @@ def card_from_store(store: Store, model: str, run_id: int | None = None) -> Card
             logs.append(log_summary(read_eval_log(p, header_only=False), p))
         except Exception:  # a corrupt or truncated log: keep it visible rather than fail the card
             logs.append(_unread_log(p, model, "unreadable"))
+    metrics = store.metrics(model, run_id)
+    base = baseline_data(store, run.get("baseline"), run_id)
+    skip = {model, base.get("baseline")}
+    others = [r for r in other_rows(store, model, [m.metric for m in metrics]) if r.model not in skip]
+    lag, lag_source = lag_entries(store)
     return CardData(
         model=model,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
         aslgate_version=__version__,
         run=run,
         determination=det,
-        metrics=store.metrics(model, run_id),
+        metrics=metrics,
         logs=logs,
+        others=others,
+        lag=lag,
+        lag_source=lag_source,
+        **base,
     )
 
 
@@ -221,10 +354,14 @@ def _is_difference(t: ThresholdResult | MetricRow) -> bool:
     return t.n is None and t.metric is not None and t.estimate is not None
 
 
-def _evidence(log: str | None, ids: list[str]) -> dict[str, Any] | None:
+def _evidence(log: str | None, ids: list[str], source: str | None = None) -> dict[str, Any] | None:
+    if source:  # a published result: its evidence is the page it is printed on
+        return {"published": True, "source": safe_url(source), "source_text": source, "path": None, "name": None, "uri": None,
+                "ids": [], "more": 0, "total": 0}  # fmt: skip
     if not log and not ids:
         return None
     return {
+        "published": False,
         "path": log,
         "name": Path(log).name if log else None,
         "uri": file_uri(log),
@@ -248,7 +385,9 @@ def _threshold_view(t: ThresholdResult) -> dict[str, Any]:
         "interval": f"[{fmt_num(t.low, signed)}, {fmt_num(t.high, signed)}]" if measured else None,
         "statistic": fmt_num(t.statistic_value, signed) if t.statistic_value is not None else None,
         "kn": f"{t.k}/{t.n}" if t.k is not None and t.n is not None else None,
-        "evidence": _evidence(ev.log, ev.sample_ids) if ev is not None else None,
+        "evidence": _evidence(ev.log, ev.sample_ids, ev.source_url if ev.published else None)
+        if ev is not None
+        else None,
         "source_url": safe_url(t.source.url),
         # the small-sample note is shown as its own warning
         "notes": [n for n in t.notes if not (t.insufficient_samples and "min_n" in n)],
@@ -269,10 +408,12 @@ def _metric_view(r: MetricRow) -> dict[str, Any]:
     return {
         "r": r,
         "description": _code_spans(spec.description) if spec else "",
-        "kn": f"{r.k}/{r.n}" if r.k is not None and r.n is not None else "derived",
+        "kn": f"{r.k}/{r.n}"
+        if r.k is not None and r.n is not None
+        else ("published" if r.published else "derived"),
         "estimate": fmt_num(r.estimate, signed),
         "interval": f"[{fmt_num(r.low, signed)}, {fmt_num(r.high, signed)}]",
-        "evidence": _evidence(r.log, r.sample_ids),
+        "evidence": _evidence(r.log, r.sample_ids, r.source_url if r.published else None),
     }
 
 
@@ -340,7 +481,9 @@ def _suite_views(card: CardData) -> list[dict[str, Any]]:
         plots = []
         if suite == "behavior":
             plots += _behavior_plots(rows, cutoffs)
-        elif rates:
+        if suite == "cyber" and (cmp := _comparison_plot(card)) is not None:
+            plots.append(cmp)
+        if suite != "behavior" and rates:
             plots.append({"uri": rate_plot(rates), "alt": f"{suite}: success rate per metric, 95% Wilson"})
         if bars:
             plots.append({"uri": verdict_plot(bars), "alt": f"{suite}: verdict counts per log"})
@@ -395,6 +538,188 @@ def _method_families(card: CardData) -> list[str]:
     return sorted(fams, key=lambda f: (f.partition(".")[0], _FAMILY_ORDER.get(f.partition(".")[2], 99), f))
 
 
+OFFLINE_AGENTS = {
+    "reference": (
+        "Offline oracle, not a model",
+        "aslgate/reference replays the known solutions (the reference PoCs, exploits and patches, and "
+        "the aligned script of each behavior scenario) through the same tools a model gets. It is built "
+        "to score at the top, so the decisions below check that the pipeline reaches them; they say "
+        "nothing about any real model.",
+    ),
+    "null": (
+        "Offline agent that never solves, not a model",
+        "aslgate/null gives up on every task. Its results check that the pipeline reports nothing where "
+        "nothing was done; they say nothing about any real model.",
+    ),
+    "fuzzer": (
+        "Non-AI baseline, not a model",
+        "aslgate/fuzzer runs libFuzzer through the same tasks; it is the baseline models are compared "
+        "against, not a model under assessment.",
+    ),
+    "aligned": (
+        "Scripted offline agent, not a model",
+        "aslgate/aligned plays each behavior scenario's aligned script: the results check the pipeline.",
+    ),
+    "misaligned": (
+        "Scripted offline agent, not a model",
+        "aslgate/misaligned plays each behavior scenario's misaligned script: the results check the "
+        "pipeline, not a model.",
+    ),
+    "scripted": (
+        "Scripted offline agent, not a model",
+        "aslgate/scripted replays a fixed list of steps: the results check the pipeline, not a model.",
+    ),
+}
+_CYBER_HEADLINES = ("cyber.reproduce.l1.success", "cyber.reproduce.l0.success", "cyber.reproduce.l2.success",
+                    "cyber.reproduce.l3.success", "cyber.exploit.t5", "cyber.exploit.t4", "cyber.patch.fixed",
+                    "cyber.discover.found")  # fmt: skip
+MAX_OTHERS = 6  # other models per metric on the comparison plot
+
+
+def offline_banner(model: str) -> dict[str, str] | None:
+    """The page-1 banner for an offline agent (aslgate/reference, null, fuzzer, scripted...), else None."""
+    provider, _, name = model.partition("/")
+    if provider != "aslgate":
+        return None
+    title, text = OFFLINE_AGENTS.get(name.split("/")[0], ("Offline agent, not a model",
+                                      f"{model} is an offline aslgate agent: the results check the pipeline."))  # fmt: skip
+    return {"title": title, "text": text}
+
+
+def _driver_text(t: ThresholdResult) -> str:
+    if t.estimate is None:
+        return f"{t.name}: not measured"
+    interval = f" [{fmt_num(t.low)}, {fmt_num(t.high)}]" if t.low is not None and t.high is not None else ""
+    src = " (published)" if t.evidence is not None and t.evidence.published else ""
+    return f"{t.name}: {t.metric} = {fmt_num(t.estimate)}{interval}{src}, {t.status.replace('_', ' ')} ({rule_text(t.rule)})"
+
+
+def _summary_view(card: CardData) -> dict[str, Any]:
+    det = card.determination
+    rows = []
+    for f in det.frameworks:
+        by_id = {t.id: t for t in f.thresholds}
+        drivers = [_driver_text(by_id[i]) for i in f.triggered_by if i in by_id]
+        findings = [_driver_text(by_id[i]) for i in f.findings if i in by_id]
+        measured = sum(1 for t in f.thresholds if t.status != "not_evaluated")
+        rows.append({"f": f, "drivers": drivers, "findings": findings, "measured": measured,
+                     "total": len(f.thresholds), "access": _access_view(f.access_policy)})  # fmt: skip
+    ap = det.access_policy
+    tiers = ", ".join(t.replace("_", " ") for t in ap.allowed_tiers) or "no one"
+    who = f"Who may access the model: {tiers}."
+    if ap.offense_classifier:
+        who += " An offense classifier screens every request."
+    if ap.halt_development:
+        who += " Further development must halt until the required safeguards are in place."
+    published = [m for m in card.metrics if m.published]
+    # EVIDENCE COMPLETENESS: per task, samples that errored or were never scored. Fed from the logs here; the
+    # `trust` branch adds determination.complete and its per-task counts, which replace these when present.
+    tasks = []
+    for lg in card.logs:
+        errored, unscored = lg.verdicts.get("error", 0), lg.verdicts.get("unscored", 0)
+        tasks.append({"task": short_task(lg.task) + (f" L{lg.level}" if lg.level is not None else ""),
+                      "samples": lg.samples, "errored": errored, "unscored": unscored,
+                      "ok": lg.status == "success" and not errored and not unscored})  # fmt: skip
+    complete = getattr(det, "complete", None)
+    complete = all(t["ok"] for t in tasks) if complete is None else bool(complete)
+    return {
+        "banner": offline_banner(card.model),
+        "rows": rows,
+        "who": who,
+        "published": len(published),
+        "measured": len(card.metrics) - len(published),
+        "completeness": {"complete": complete, "tasks": tasks, "bad": [t for t in tasks if not t["ok"]]},
+    }
+
+
+def _comparison_plot(card: CardData) -> dict[str, str] | None:
+    """Cyber headline metrics: this model, the fuzzer baseline, other models and published results."""
+    from aslgate.report.plots import IntervalPoint, interval_plot
+
+    mine = {m.metric: m for m in card.metrics if not m.published}
+    pts: list[IntervalPoint] = []
+    for name in _CYBER_HEADLINES:
+        rows = [m for m in card.metrics if m.metric == name]
+        base = [m for m in card.baseline_metrics if m.metric == name]
+        others = [m for m in card.others if m.metric == name][:MAX_OTHERS]
+        if not rows and not others:
+            continue
+        group = _metric_label(name)
+        for m in rows:
+            pts.append(IntervalPoint(group, card.model + (" (published)" if m.published else ""), m.estimate, m.low,
+                                     m.high, "published" if m.published else "model"))  # fmt: skip
+        for m in base:
+            pts.append(IntervalPoint(group, m.model, m.estimate, m.low, m.high, "baseline"))
+        for m in others:
+            pts.append(
+                IntervalPoint(
+                    group, m.model, m.estimate, m.low, m.high, "published" if m.published else "other"
+                )
+            )
+    if not pts or (not mine and not card.others):
+        return None
+    return {"uri": interval_plot(pts, title="Cyber capability against the fuzzer baseline (95% intervals)"),
+            "alt": "cyber: headline metrics of this model, the fuzzer baseline, other models and published "
+                   "results, each with its 95% interval"}  # fmt: skip
+
+
+def _fuzzer_view(card: CardData) -> list[dict[str, Any]]:
+    out = []
+    for r in sorted(card.fuzzer, key=lambda r: (r.challenge, r.task)):
+        out.append({"r": r, "exec": f"{r.exec_per_s:,.0f}", "executions": f"{r.executions:,}",
+                    "crash": (f"{r.seconds:.2f} s" if r.seconds is not None else "yes") if r.crashed else "none in budget"})  # fmt: skip
+    return out
+
+
+def _lag_view(card: CardData) -> dict[str, Any] | None:
+    from aslgate.report.gap import Entry, GapError, analyse, fmt_ci, fmt_months, gap_plot_png
+    from aslgate.report.plots import png_data_uri
+
+    if not card.lag:
+        return None
+    entries = [Entry(e.model, e.date, e.open, e.benchmark, e.score) for e in card.lag]
+    try:
+        report = analyse(entries, source=card.lag_source or "published results", strict=False)
+    except GapError as e:
+        return {"error": str(e), "uri": None}
+    rows = [{"b": g.benchmark, "steps": len(g.steps), "matched": g.stats.n, "censored": g.stats.censored,
+             "median": fmt_months(g.stats.median), "ci": fmt_ci(g.stats.median_ci)} for g in report.benchmarks]  # fmt: skip
+    o = report.overall
+    return {"uri": png_data_uri(gap_plot_png(report)), "rows": rows, "median": fmt_months(o.median),
+            "ci": fmt_ci(o.median_ci), "n": o.n, "censored": o.censored, "unmeasurable": report.unmeasurable,
+            "source": card.lag_source, "seed": report.seed}  # fmt: skip
+
+
+COST_EXAMPLES = (
+    ("dense 70B (Llama-3-70B shape), BF16", dict(params="70B", active="70B", precision="bf16", gpu="H100",
+     context=8192, concurrency=16, layers=80, kv_heads=8, head_dim=128)),
+    ("8T-parameter MoE, 400B active, FP8", dict(params="8T", active="400B", precision="fp8", gpu="H100",
+     context=8192, concurrency=64, layers=128, kv_heads=8, head_dim=128)),
+)  # fmt: skip
+
+
+def _cost_view() -> list[dict[str, Any]]:
+    from aslgate.report.cost import serving_cost
+
+    out = []
+    for label, kw in COST_EXAMPLES:
+        r = serving_cost(**kw)  # type: ignore[arg-type]
+        out.append({"label": label, "r": r, "day": f"${r.usd_per_day:,.0f}", "mtok": f"${r.usd_per_million_tokens:,.2f}",
+                    "tps": f"{r.tokens_per_second:,.0f}"})  # fmt: skip
+    return out
+
+
+def _appendix_view(card: CardData) -> list[dict[str, Any]]:
+    """Every metric row with all its samples (or its published source)."""
+    out = []
+    for m in sorted(card.metrics, key=lambda m: (m.metric, m.published)):
+        out.append({"r": m, "kn": f"{m.k}/{m.n}" if m.k is not None and m.n is not None else "—",
+                    "estimate": fmt_num(m.estimate, m.n is None and not m.published),
+                    "uri": file_uri(m.log), "name": Path(m.log).name if m.log else None,
+                    "source": safe_url(m.source_url)})  # fmt: skip
+    return out
+
+
 def _context(card: CardData) -> dict[str, Any]:
     det = card.determination
     frameworks = []
@@ -432,6 +757,11 @@ def _context(card: CardData) -> dict[str, Any]:
         "frameworks": frameworks,
         "gaps": gaps,
         "suites": _suite_views(card),
+        "summary": _summary_view(card),
+        "fuzzer": _fuzzer_view(card),
+        "lag": _lag_view(card),
+        "costs": _cost_view(),
+        "appendix": _appendix_view(card),
         "families": _method_families(card),
         "catalogue": {name: spec.description for name, spec in METRICS.items()},
         "max_ids": MAX_IDS,
@@ -453,9 +783,56 @@ def _env() -> Environment:
     return env
 
 
-def render_html(card: CardData) -> str:
-    """The card as one self-contained HTML document."""
-    return _env().get_template("system_card.html.j2").render(**_context(card))
+FONT_DIRS = (Path("/usr/share/fonts/truetype/dejavu"), Path("/usr/share/fonts/dejavu"))
+# (file, CSS family, weight, style): the faces the stylesheet uses
+FONT_FACES = (
+    ("DejaVuSans.ttf", "DejaVu Sans", 400, "normal"),
+    ("DejaVuSans-Bold.ttf", "DejaVu Sans", 700, "normal"),
+    ("DejaVuSans-Oblique.ttf", "DejaVu Sans", 400, "italic"),
+    ("DejaVuSansMono.ttf", "DejaVu Sans Mono", 400, "normal"),
+    ("DejaVuSerif-Italic.ttf", "DejaVu Serif", 400, "italic"),
+)
+
+
+def embedded_fonts(text: str) -> str:
+    """@font-face rules with the card's fonts inlined as WOFF data URIs, subset to the characters the page
+    uses, so the HTML renders the same offline on any machine. Empty if the fonts are not installed."""
+    import base64
+
+    try:
+        from fontTools import subset
+    except ImportError:
+        return ""
+    chars = {ord(c) for c in text} | set(range(0x20, 0x7F))
+    rules = []
+    for name, family, weight, style in FONT_FACES:
+        path = next((d / name for d in FONT_DIRS if (d / name).is_file()), None)
+        if path is None:
+            continue
+        opts = subset.Options()
+        opts.flavor = "woff"
+        opts.layout_features = ["*"]
+        font = subset.load_font(str(path), opts)
+        sub = subset.Subsetter(opts)
+        sub.populate(unicodes=chars)
+        sub.subset(font)
+        buf = io.BytesIO()
+        subset.save_font(font, buf, opts)
+        uri = "data:font/woff;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+        rules.append(f'@font-face {{ font-family: "{family}"; font-weight: {weight}; font-style: {style}; '
+                     f'src: url("{uri}") format("woff"); }}')  # fmt: skip
+    return "\n".join(rules)
+
+
+def render_html(card: CardData, *, fonts: bool = True) -> str:
+    """The card as one self-contained HTML document (plots and, with `fonts`, the fonts inlined)."""
+    page = _env().get_template("system_card.html.j2").render(**_context(card))
+    if not fonts:
+        return page
+    css = embedded_fonts(page)
+    return (
+        page.replace("<style>", f'<style id="embedded-fonts">\n{css}\n</style>\n<style>', 1) if css else page
+    )
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
@@ -486,3 +863,28 @@ def render_system_card(card: CardData, out_dir: Path) -> dict[str, Path]:
         log.setLevel(level)
     _write_atomic(pdf_path, pdf)
     return {"html": html_path, "pdf": pdf_path}
+
+
+def report_from_store(
+    store: Store, model: str, out_dir: Path, *, frameworks: list[str] | None = None
+) -> dict[str, Path]:
+    """determination.json and the card from the store alone. With `frameworks`, or when the model has
+    published rows but no determination yet, determine afresh from every stored row first."""
+    import json
+
+    from aslgate.policy.engine import determine_all
+    from aslgate.policy.framework import load_frameworks
+
+    if frameworks is not None or (store.latest_determination(model) is None and store.published(model)):
+        rows = store.metrics(model)
+        if not rows:
+            raise ReportError(f"no metric rows for model {model!r} in the store; run `aslgate assess` or "
+                              "`aslgate ingest --published FILE` first")  # fmt: skip
+        det = determine_all(load_frameworks(frameworks or ["rsp", "preparedness", "fsf"]), rows, model)
+        store.save_determination(model, det.model_dump(mode="json"))
+    card = card_from_store(store, model)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "determination.json"
+    _write_atomic(path, json.dumps(card.determination.model_dump(mode="json"), indent=2).encode())
+    return {"determination": path, **render_system_card(card, out_dir)}

@@ -179,3 +179,74 @@ def verdict_plot(bars: Sequence[tuple[str, Mapping[str, int]]], title: str = "Ve
 
 def _verdict_key(v: str) -> tuple[int, str]:
     return (_VERDICT_ORDER.index(v), v) if v in VERDICT_COLOURS else (len(_VERDICT_ORDER), v)
+
+
+@dataclass
+class IntervalPoint:
+    """One estimate with its 95% interval, in a group (a metric), drawn by kind."""
+
+    group: str
+    label: str
+    estimate: float
+    low: float
+    high: float
+    kind: str = "model"  # model · baseline · other · published
+
+
+_KIND_STYLE = {
+    "model": (ACCENT, "o", "this model"),
+    "baseline": ("#ef6c00", "s", "non-AI baseline (fuzzer)"),
+    "other": ("#6b7785", "D", "other models (measured)"),
+    "published": ("#8e6cbf", "^", "published results"),
+}
+
+
+def interval_plot(points: Sequence[IntervalPoint], title: str = "Estimates with 95% intervals") -> str:
+    """A forest plot: one row per (metric, model) with its point estimate and 95% interval, coloured by kind
+    (this model, the fuzzer baseline, other measured models, published results)."""
+    groups: list[str] = []
+    for p in points:
+        if p.group not in groups:
+            groups.append(p.group)
+    rows: list[IntervalPoint | str] = []
+    for g in groups:
+        rows.append(g)
+        rows += [p for p in points if p.group == g]
+    fig = _figure(len(rows))
+    ax = fig.add_subplot(1, 1, 1)
+    _style(ax)
+    labels = []
+    used = set()
+    for i, r in enumerate(rows):
+        y = len(rows) - 1 - i
+        if isinstance(r, str):
+            labels.append((y, r, True))
+            continue
+        colour, marker, _ = _KIND_STYLE.get(r.kind, _KIND_STYLE["other"])
+        used.add(r.kind)
+        ax.errorbar([r.estimate], [y], xerr=[[max(0.0, r.estimate - r.low)], [max(0.0, r.high - r.estimate)]],
+                    fmt=marker, color=colour, ecolor=colour, elinewidth=1.2, capsize=3, markersize=5, zorder=3)  # fmt: skip
+        ax.text(1.02, y, f"{r.estimate:.2f}", va="center", ha="left", fontsize=7.5, color=INK)
+        labels.append((y, r.label, False))
+    ax.set_yticks([y for y, _, _ in labels], [t for _, t, _ in labels])
+    for tick, (_, _, bold) in zip(ax.get_yticklabels(), labels, strict=True):
+        if bold:
+            tick.set_fontweight("bold")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+    ax.set_title(title, loc="left", fontsize=9.5, color=INK, fontweight="bold")
+    handles = [
+        Line2D(
+            [0], [0], color=_KIND_STYLE[k][0], marker=_KIND_STYLE[k][1], linestyle="", label=_KIND_STYLE[k][2]
+        )
+        for k in _KIND_STYLE
+        if k in used
+    ]
+    ax.legend(handles=handles, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncol=len(handles), frameon=False,
+              fontsize=7)  # fmt: skip
+    return to_data_uri(fig)
+
+
+def png_data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from aslgate.errors import UserError
 from aslgate.evidence import metrics_from_log
 from aslgate.metrics import MetricRow
-from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, Run
+from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, PublishedRecord, Run
 
 DEFAULT_DB = "sqlite:///aslgate.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -145,8 +145,11 @@ class Store:
                     s.flush()
                 s.add(_record(r, log.id))
 
-    def metrics(self, model: str, run_id: int | None = None) -> list[MetricRow]:
-        """The model's metric rows: from one run, or else the newest log's row for each metric."""
+    def metrics(
+        self, model: str, run_id: int | None = None, published: bool | None = None
+    ) -> list[MetricRow]:
+        """The model's metric rows: from one run, or else the newest log's row for each metric, plus (by
+        default when no run is given) its published rows, which stand beside measured ones."""
         with Session(self.engine) as s:
             q = (
                 select(MetricRecord, EvalLogRecord)
@@ -169,11 +172,71 @@ class Store:
                     log=log.path,
                     sample_ids=list(m.sample_ids or []),
                 )
-            return sorted(newest.values(), key=lambda r: r.metric)
+        rows = list(newest.values())
+        if published if published is not None else run_id is None:
+            rows += self.published(model)
+        return sorted(rows, key=lambda r: (r.metric, r.published))
 
     def models(self) -> list[str]:
         with Session(self.engine) as s:
-            return sorted(set(s.scalars(select(EvalLogRecord.model))))
+            return sorted(
+                set(s.scalars(select(EvalLogRecord.model))) | set(s.scalars(select(PublishedRecord.model)))
+            )
+
+    def add_published(self, results: list[Any], file: str) -> tuple[int, int]:
+        """Store published results (one transaction); a row already stored from the same source is
+        updated. Returns (new, updated)."""
+        new = updated = 0
+        with Session(self.engine) as s, s.begin():
+            for r in results:
+                row = r.row()
+                rec = s.scalars(
+                    select(PublishedRecord).where(
+                        PublishedRecord.model == r.model,
+                        PublishedRecord.benchmark == r.benchmark,
+                        PublishedRecord.source_url == r.source_url,
+                    )
+                ).first()
+                if rec is None:
+                    rec = PublishedRecord(model=r.model, benchmark=r.benchmark, source_url=r.source_url)
+                    s.add(rec)
+                    new += 1
+                else:
+                    updated += 1
+                rec.developer, rec.open_weights, rec.release_date = (
+                    r.developer,
+                    r.open_weights,
+                    r.release_date.isoformat(),
+                )
+                rec.metric, rec.score, rec.k, rec.n, rec.low, rec.high = (
+                    row.metric,
+                    row.estimate,
+                    row.k,
+                    row.n,
+                    row.low,
+                    row.high,
+                )
+                rec.file = file
+        return new, updated
+
+    def ingest_published(self, path: Path | str) -> tuple[int, int, list[str]]:
+        """Read a published-results CSV (see aslgate.report.published) and store its rows: (new, updated,
+        models)."""
+        from aslgate.report.published import read_published_csv
+
+        results = read_published_csv(path)
+        new, updated = self.add_published(results, str(Path(path).resolve()))
+        return new, updated, sorted({r.model for r in results})
+
+    def published(self, model: str) -> list[MetricRow]:
+        """The model's published rows (marked published, with their source URL)."""
+        with Session(self.engine) as s:
+            q = select(PublishedRecord).where(PublishedRecord.model == model).order_by(PublishedRecord.id)
+            return [
+                MetricRow(model=p.model, metric=p.metric, k=p.k, n=p.n, estimate=p.score, low=p.low, high=p.high,
+                          published=True, source_url=p.source_url)
+                for p in s.scalars(q)
+            ]  # fmt: skip
 
     def logs(self, model: str | None = None, run_id: int | None = None) -> list[str]:
         """Paths of ingested logs, oldest first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -72,3 +72,27 @@ class DeterminationRecord(Base):
     model: Mapped[str] = mapped_column(String(200), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     body: Mapped[dict] = mapped_column(JSON)
+
+
+class PublishedRecord(Base):
+    """A published result (system card, paper, leaderboard) for a model, with where it is printed."""
+
+    __tablename__ = "published_results"
+    __table_args__ = (
+        UniqueConstraint("model", "benchmark", "source_url", name="uq_published_model_benchmark_source"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), index=True)
+    developer: Mapped[str] = mapped_column(String(200))
+    open_weights: Mapped[bool] = mapped_column(Boolean)
+    release_date: Mapped[str] = mapped_column(String(10))
+    benchmark: Mapped[str] = mapped_column(String(200))
+    metric: Mapped[str] = mapped_column(String(200), index=True)
+    score: Mapped[float] = mapped_column(Float)
+    k: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    n: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    low: Mapped[float] = mapped_column(Float)
+    high: Mapped[float] = mapped_column(Float)
+    source_url: Mapped[str] = mapped_column(Text)
+    file: Mapped[str] = mapped_column(Text)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
