@@ -78,6 +78,9 @@ def test_merge_keeps_finished_samples_and_counts_a_failed_shards_as_errored(tmp_
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A head (no CPUs: it only schedules) and two worker nodes of one CPU each, on loopback."""
     port = _free_port()
+    # loopback-only throw-away cluster: no token auth (drivers started by the tests inherit this too)
+    saved = os.environ.get("RAY_AUTH_MODE")
+    os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--node-ip-address=127.0.0.1", "--object-store-memory=100000000", "--disable-usage-stats"]
     subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
@@ -91,6 +94,10 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
     finally:
         subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        if saved is None:
+            os.environ.pop("RAY_AUTH_MODE", None)
+        else:
+            os.environ["RAY_AUTH_MODE"] = saved
 
 
 def _assess(tmp_path: Path, name: str, *extra: str, wait: bool = True) -> subprocess.CompletedProcess[str]:
