@@ -409,7 +409,7 @@ def run_assessment_on_ray(
             group_size=cfg.ray_group_size,
             progress=progress,
         )
-    if not quiet:
+    if not quiet or run.failed:
         console.print(
             f"ray: {len(run.shards)} shards, {len(run.failed)} failed; cluster start-up {run.startup_s:.1f} s",
             highlight=False,
