@@ -74,6 +74,9 @@ class AssessConfig(BaseModel):
     )  # the fuzzer baseline's budget per sample
     out: Path = Path("out")
     db: str | None = None
+    ray: str | None = None  # run on Ray: 'local', 'auto' or a cluster address (None: this machine only)
+    ray_storage: str | None = None  # shard logs: a directory every node sees, or an fsspec URL
+    ray_group_size: int | None = Field(None, ge=1)  # samples per shard (default: a quarter of a task)
 
     def all_models(self) -> list[str]:
         """The models to run: those assessed, then the baseline."""
@@ -131,6 +134,12 @@ def model_slug(model: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("_") or "model"
 
 
+def build_tasks(cfg: AssessConfig, model: str) -> list[tuple[str, Task]]:
+    """The (suite, task) pairs one model runs: every suite for an assessed model, the baseline's for the baseline."""
+    suites = [s for s in cfg.suites if model in cfg.models or s in BASELINE_SUITES]
+    return [(s, t) for s in suites for t in SUITES[s](cfg)]
+
+
 def _check(cfg: AssessConfig) -> None:
     unknown = [s for s in cfg.suites if s not in SUITES]
     if unknown:
@@ -150,26 +159,15 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     frameworks = load_frameworks(list(cfg.frameworks))  # a bad framework file fails before any eval runs
     _check(cfg)
     store = Store(cfg.db)
-    tasks = []
-    for m in cfg.all_models():  # fresh task objects per model: task_with binds the model in place
-        suites = [s for s in cfg.suites if m in cfg.models or s in BASELINE_SUITES]
-        model = get_model(m, **cfg.args_for(m))
-        tasks += [task_with(t, model=model) for s in suites for t in SUITES[s](cfg)]
     out = cfg.out.resolve()
     log_dir = out / "logs" / cfg.run_key()
     log_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
-    complete, logs = eval_set(
-        tasks,
-        log_dir=str(log_dir),
-        epochs=cfg.epochs,
-        limit=cfg.limit,
-        display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
-        retry_attempts=1,
-        fail_on_error=False,
-        log_dir_allow_dirty=True,
-        log_buffer=1,  # flush every finished sample so an interrupted run loses none
-    )
+    if cfg.ray:
+        from aslgate.scale.ray_runner import run_assessment_on_ray
+
+        complete, logs = run_assessment_on_ray(cfg, log_dir, display=display)
+    else:
+        complete, logs = _run_here(cfg, log_dir, display)
     result = AssessResult(out=out, log_dir=log_dir, complete=complete)
     run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))
     for log in logs:
@@ -188,6 +186,26 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         store.save_determination(model, det.model_dump(mode="json"), run_id=run_id)
         result.outcomes.append(ModelOutcome(model, det, files))
     return result
+
+
+def _run_here(cfg: AssessConfig, log_dir: Path, display: str | None) -> tuple[bool, list[Any]]:
+    """Every model's tasks as one resumable Inspect eval set on this machine."""
+    tasks = []
+    for m in cfg.all_models():  # fresh task objects per model: task_with binds the model in place
+        model = get_model(m, **cfg.args_for(m))
+        tasks += [task_with(t, model=model) for _, t in build_tasks(cfg, m)]
+    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
+    return eval_set(
+        tasks,
+        log_dir=str(log_dir),
+        epochs=cfg.epochs,
+        limit=cfg.limit,
+        display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
+        retry_attempts=1,
+        fail_on_error=False,
+        log_dir_allow_dirty=True,
+        log_buffer=1,  # flush every finished sample so an interrupted run loses none
+    )
 
 
 def write_outputs(

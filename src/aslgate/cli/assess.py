@@ -109,6 +109,17 @@ def assess_cmd(
         str | None,
         typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: ASLGATE_DB or ./aslgate.db)."),
     ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run the shards on Ray: 'auto', a cluster address, or 'local'."),
+    ] = None,
+    ray_storage: Annotated[
+        str | None,
+        typer.Option("--ray-storage", help="Shard logs: a directory every node sees, or an fsspec URL."),
+    ] = None,
+    ray_group_size: Annotated[
+        int | None, typer.Option("--ray-group-size", min=1, help="Samples per Ray shard.")
+    ] = None,
 ) -> None:
     """Run the suites, determine under each framework, and write determination.json and the system card."""
     from aslgate.assess import DEFAULT_FRAMEWORKS, DEFAULT_SUITES, AssessConfig, assess
@@ -127,6 +138,9 @@ def assess_cmd(
         fuzz_seconds=fuzz_seconds,
         out=out_dir,
         db=db,
+        ray=ray,
+        ray_storage=ray_storage,
+        ray_group_size=ray_group_size,
     )
     result = assess(cfg)
     bad = [i for i in result.ingested if i.status == "error"]
