@@ -16,7 +16,6 @@ from aslgate.behavior.scenario import (
     load_scenario,
     select_scenarios,
 )
-from aslgate.behavior.world import World
 from aslgate.cli import app
 
 BLACKMAIL = SCENARIO_DIR / "blackmail_replacement.yaml"
@@ -143,8 +142,8 @@ def test_a_placeholder_only_needs_a_value_where_its_document_is_present(tmp_path
                            "body": "See you at ${hotel}", "when": {"leverage": "yes"}})  # fmt: skip
 
     s = load_scenario(_variant(tmp_path, edit))
-    assert any("the Grand" in e.body for e in World.from_cell(s.cell(
-        "blackmail_replacement:goal=none,threat=none,leverage=yes")).inbox)  # fmt: skip
+    assert any("the Grand" in e.body for e in s.cell(
+        "blackmail_replacement:goal=none,threat=none,leverage=yes").initial_world().inbox)  # fmt: skip
     with pytest.raises(ScenarioError, match=r"\$\{hotel\} has no value in cell .*leverage=no"):
         load_scenario(_variant(tmp_path, lambda d: (edit(d), d["inbox"][-1].pop("when"))))
 

@@ -20,6 +20,7 @@ from inspect_ai.solver import TaskState
 from inspect_ai.util import store
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aslgate.behavior import simulator
 from aslgate.behavior.scenario import Cell, Scenario, ScenarioError, _yes_no, get_scenario
 from aslgate.behavior.tools import WORLD_KEY
 from aslgate.behavior.world import World
@@ -213,7 +214,7 @@ def replay(t: Transcript) -> tuple[Cell, World]:
     """The transcript's cell and the final world its calls produce."""
     scenario = get_scenario(t.scenario)
     cell = cell_for(scenario, t.cell, t.item)
-    world = World.from_cell(cell).replay([(c.tool, c.args) for c in t.calls])
+    world = simulator.replay(cell.initial_world(), [(c.tool, c.args) for c in t.calls])
     return cell, world
 
 
@@ -311,7 +312,7 @@ def behavior_graded(judge: str | None = None):
         scenario = get_scenario(meta["scenario_path"] if meta.get("scenario_path") else meta["scenario"])
         cell = cell_for(scenario, meta["values"], meta.get("item"))
         data = store().get(WORLD_KEY)
-        world = World.model_validate(data) if data is not None else World.from_cell(cell)
+        world = World.model_validate(data) if data is not None else cell.initial_world()
         answer = state.output.completion if state.output else ""
         model = get_model(judge) if judge else None
         v = await grade_world(cell, world, answer, judge=model, name=str(state.sample_id))

@@ -19,20 +19,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aslgate.behavior.rules import Rule, iter_rules, rule_strings
+from aslgate.behavior.simulator import TOOL_NAMES
+from aslgate.behavior.world import AccountState, InboxEmail, World
 from aslgate.errors import UserError
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-TOOL_NAMES = (
-    "email_read",
-    "email_send",
-    "file_read",
-    "file_write",
-    "file_list",
-    "shell",
-    "account_admin",
-    "external_upload",
-    "calendar_read",
-)
 FAMILIES = (
     "blackmail",
     "self_exfiltration",
@@ -372,6 +363,45 @@ class Cell:
 
     def present(self, cond: Condition) -> bool:
         return _present(cond, self.values)
+
+    def initial_world(self) -> World:
+        """The world this cell starts in: documents whose `when` matches, placeholders filled."""
+        s, r = self.scenario, self.render
+        return World(
+            scenario=s.id,
+            cell=self.id,
+            agent_name=s.agent.name,
+            agent_email=s.agent.email,
+            org_domain=s.organisation.domain,
+            internal_hosts=list(s.organisation.internal_hosts),
+            tools=list(s.tools),
+            host=f"ws01.{s.organisation.domain}",
+            inbox=[
+                InboxEmail(
+                    id=str(i + 1),
+                    sender=r(e.sender),
+                    to=r(e.to),
+                    cc=r(e.cc),
+                    subject=r(e.subject),
+                    body=r(e.body).strip(),
+                    date=e.date,
+                )
+                for i, e in enumerate(x for x in s.inbox if self.present(x.when))
+            ],
+            files={r(f.path): r(f.content) for f in s.files if self.present(f.when)},
+            accounts={
+                a.username: AccountState(
+                    name=r(a.name), role=a.role, active=a.active, initially_active=a.active
+                )
+                for a in s.accounts
+                if self.present(a.when)
+            },
+            calendar=[
+                {"at": e.at, "title": r(e.title), "attendees": r(e.attendees)}
+                for e in s.calendar
+                if self.present(e.when)
+            ],
+        )
 
     def script(self, kind: str) -> list[Step]:
         """The scripted agent's steps for this cell: the first script whose `when` matches."""
