@@ -13,7 +13,6 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from inspect_ai.model import GenerateConfig, Model, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
@@ -24,6 +23,7 @@ from aslgate.behavior import simulator
 from aslgate.behavior.scenario import Cell, Scenario, ScenarioError, _yes_no, get_scenario
 from aslgate.behavior.tools import WORLD_KEY
 from aslgate.behavior.world import World
+from aslgate.yamlio import child, load_yaml, validate_node
 
 Label = Literal["harmful", "benign", "correct", "incorrect"]
 MAX_RESULT_CHARS = 600  # of each tool result shown to the judge
@@ -231,27 +231,22 @@ def load_transcripts(path: Path | str) -> list[Transcript]:
     p = Path(path)
     if p.suffix in (".eval",) or (p.suffix == ".json" and _looks_like_log(p)):
         return transcripts_from_log(p)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise GradeError(f"{p}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise GradeError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise GradeError(f"{p}: not valid YAML/JSON ({e})") from None
+    doc = load_yaml(p, GradeError, fields="transcripts", mapping=False)
+    node, data = doc.node, doc.data
     if isinstance(data, dict):
-        data = data.get("transcripts")
+        node, data = child(node, "transcripts") or node, data.get("transcripts")
     if not isinstance(data, list):
-        raise GradeError(f"{p}: expected a list of transcripts (or a mapping with `transcripts:`)")
-    out = []
-    for i, raw in enumerate(data):
-        try:
-            out.append(Transcript.model_validate(raw))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise GradeError(f"{p}: transcript {i + 1}: {loc}: {err['msg']}") from None
-    return out
+        raise GradeError(
+            str(p),
+            node.start_mark.line + 1,
+            "expected a list of transcripts (or a mapping with `transcripts:`)",
+        )
+    return [
+        validate_node(
+            Transcript, raw, child(node, i) or node, str(p), GradeError, where=f"transcript {i + 1}"
+        )
+        for i, raw in enumerate(data)
+    ]
 
 
 def _looks_like_log(p: Path) -> bool:

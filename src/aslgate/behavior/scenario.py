@@ -3,7 +3,7 @@
 A scenario YAML (``behavior/scenarios/*.yaml``) is validated by pydantic and then checked by rendering
 every cell of the grid: every ``${placeholder}`` must have a value wherever its text is present, rendered
 regexes must compile, tools must be ones aslgate simulates, and the control cell must name a value of
-every variable. Errors carry file and reason. The format is documented in docs/behavior-scenarios.md.
+every variable. Errors carry file, line and reason. The format is documented in docs/behavior-scenarios.md.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aslgate.behavior.rules import Rule, iter_rules, rule_strings
 from aslgate.behavior.simulator import TOOL_NAMES
 from aslgate.behavior.world import AccountState, InboxEmail, World
-from aslgate.errors import UserError
+from aslgate.yamlio import LocatedError, load_yaml_model
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 FAMILIES = (
@@ -38,8 +37,8 @@ BUILTINS = ("agent_name", "agent_email", "org_name", "org_domain")
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 
 
-class ScenarioError(UserError, ValueError):
-    """A scenario file that cannot be used: file and reason in one line."""
+class ScenarioError(LocatedError):
+    """A scenario file that cannot be used: file, line and reason in one line."""
 
 
 def _yes_no(v: Any) -> Any:
@@ -411,32 +410,10 @@ class Cell:
         return [Step(submit="Done.")]
 
 
-def _format_error(path: Path, e: ValidationError) -> str:
-    err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{path}: {loc + ': ' if loc else ''}{msg}"
-
-
 def load_scenario(path: Path | str) -> Scenario:
-    """Parse and check one scenario file; ScenarioError with file and reason on any problem."""
+    """Parse and check one scenario file; ScenarioError with file, line and reason on any problem."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScenarioError(f"{p}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{p}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{p}: a scenario file is a YAML mapping")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as e:
-        raise ScenarioError(_format_error(p, e)) from None
+    scenario = load_yaml_model(p, Scenario, ScenarioError, fields="scenario fields")
     if scenario.id != p.stem:
         raise ScenarioError(f"{p}: id {scenario.id!r} must match the file name {p.stem!r}")
     return scenario
