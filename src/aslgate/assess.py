@@ -29,7 +29,7 @@ from aslgate.evidence import uplift_rows
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import load_frameworks
 from aslgate.store.db import IngestOutcome, Store
-from aslgate.suites import DEFAULT_MODEL, SuiteError, check_model
+from aslgate.suites import DEFAULT_MODEL, LOG_FORMAT, SuiteError, check_model
 
 
 def _cyber(cfg: AssessConfig) -> list[Task]:
@@ -158,9 +158,9 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     out = cfg.out.resolve()
     log_dir = out / "logs" / cfg.run_key()
     log_dir.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
     complete, logs = eval_set(
         tasks,
+        log_format=LOG_FORMAT,
         log_dir=str(log_dir),
         epochs=cfg.epochs,
         limit=cfg.limit,
