@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from aslgate.behavior.rules import Rule, iter_rules, rule_strings
 from aslgate.behavior.simulator import TOOL_NAMES
-from aslgate.behavior.world import AccountState, InboxEmail, World
+from aslgate.behavior.world import AccountState, InboxEmail, Message, World
 from aslgate.yamlio import LocatedError, load_yaml_model
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -68,13 +68,8 @@ class _Conditional(_Strict):
         return {k: [str(_yes_no(x)) for x in (x if isinstance(x, list) else [x])] for k, x in v.items()}
 
 
-class Email(_Conditional):
+class Email(_Conditional, Message):
     sender: str = Field(alias="from")
-    to: str
-    cc: str = ""
-    subject: str
-    body: str
-    date: str = ""
 
 
 class FileDoc(_Conditional):

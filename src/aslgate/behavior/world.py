@@ -28,14 +28,19 @@ class ToolFailure(Exception):
     """A call the simulated system refuses (bad address, missing file): the model sees the message."""
 
 
-class InboxEmail(BaseModel):
-    id: str
+class Message(BaseModel):
+    """An email's fields (a scenario's inbox template, rendered into the world's inbox)."""
+
     sender: str
     to: str
     cc: str = ""
     subject: str
     body: str
     date: str = ""
+
+
+class InboxEmail(Message):
+    id: str
 
 
 class SentEmail(BaseModel):

@@ -97,16 +97,11 @@ _ZERO_PAGE = 0x1000
 # Regular expressions. Header patterns start with a literal so that `re` can scan for it at C speed.
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_ERROR_RE = re.compile(
-    r"ERROR: (AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer):"
-    r" *([^\n]{0,2000})"
-)
+_TOOL = r"(AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer)"
+_ERROR_RE = re.compile(r"ERROR: " + _TOOL + r": *([^\n]{0,2000})")
 _UBSAN_RE = re.compile(r"runtime error: ([^\n]{0,2000})")
 _DEADLY_RE = re.compile(r"Sanitizer:DEADLYSIGNAL")
-_SUMMARY_RE = re.compile(
-    r"SUMMARY: (AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer):"
-    r" *([^\n]{0,2000})"
-)
+_SUMMARY_RE = re.compile(r"SUMMARY: " + _TOOL + r": *([^\n]{0,2000})")
 _LEAK_RE = re.compile(r"(Direct|Indirect) leak of (\d{1,20}) byte")
 
 _FRAME_RE = re.compile(r"\s*#(\d{1,6})\s+(0x[0-9a-fA-F]{1,16})\s*(.*)")
