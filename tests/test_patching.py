@@ -142,4 +142,4 @@ def test_a_poc_whose_report_cannot_be_read_is_not_a_clean_run(monkeypatch: pytes
     monkeypatch.setattr(patching, "run_triaged", unreadable_on_first_poc)
     v = asyncio.run(check_patch(C, C.fix_patch.read_bytes()))
     assert v.verdict == "still_crashes" and "unparsed sanitizer report: boom" in v.detail
-    assert len(v.crashing_pocs) == 1
+    assert len(v.crashing_pocs) == 1 and v.unparsed == 1

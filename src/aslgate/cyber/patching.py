@@ -43,6 +43,7 @@ class PatchVerdict(BaseModel):
     patch_sha256: str
     pocs_checked: int = 0
     crashing_pocs: list[str] = []
+    unparsed: int = 0  # PoC runs whose sanitizer report the parser could not read (counted as crashing)
     tests: list[TestResult] = []
 
     @property
@@ -151,6 +152,7 @@ async def check_patch(challenge: Challenge, patch: bytes, extra_pocs: list[bytes
         first = next(s.described for _, s, _ in runs if s.crashed or s.unparsed)
         return PatchVerdict(
             **base, verdict="still_crashes", pocs_checked=len(pocs), crashing_pocs=crashing,
+            unparsed=sum(1 for _, s, _ in runs if s.unparsed),
             detail=f"{len(crashing)} of {len(pocs)} known PoCs still crash ({first})",
         )  # fmt: skip
     tests = await run_functional_tests(challenge, patched)
