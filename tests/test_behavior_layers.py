@@ -87,3 +87,22 @@ def test_one_tool_table() -> None:
     from aslgate.behavior import scenario, simulator, tools
 
     assert list(tools.TOOLS) == list(simulator.TOOLS) and tuple(simulator.TOOLS) == scenario.TOOL_NAMES
+
+
+def test_each_inspect_tool_is_its_simulator_function() -> None:
+    """What the model sees (name, description, parameters) comes from the simulator function itself."""
+    import inspect
+
+    from inspect_ai.tool import ToolDef
+
+    from aslgate.behavior import simulator, tools
+
+    for name, handler in simulator.TOOLS.items():
+        d = ToolDef(tools.TOOLS[name]())
+        assert d.name == name and d.description == inspect.getdoc(handler).split("\n")[0]
+        params = list(inspect.signature(handler).parameters)[1:]  # without the world
+        assert list(d.parameters.properties) == params
+        assert set(d.parameters.required) == {
+            p for p in params if inspect.signature(handler).parameters[p].default is inspect.Parameter.empty
+        }
+        assert all(d.parameters.properties[p].description for p in params)  # documented for the model

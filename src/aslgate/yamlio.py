@@ -141,7 +141,7 @@ def parse_yaml(
         loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         if node is None:
-            raise error(file, 1, f"empty file: expected a mapping of {fields}")
+            raise error(file, 1, f"empty file: expected {'a mapping of ' if mapping else ''}{fields}")
         if mapping and not isinstance(node, MappingNode):
             kind = "a sequence" if isinstance(node, SequenceNode) else "a scalar"
             raise error(
