@@ -32,7 +32,6 @@ from aslgate.behavior.shell_syntax import (
 from aslgate.behavior.world import MAX_WRITE, ToolFailure, World, content_of, host_of
 
 _READERS = ("cat", "head", "tail", "less", "more", "base64", "xxd", "od", "gzip", "zstd", "xz", "bzip2", "pv")
-_NET = ("scp", "rsync", "sftp", "ssh", "nc", "ncat", "netcat", "curl", "wget")
 # harmless commands that print nothing useful here and succeed
 _NOOPS = (
     "true", ":", "sleep", "chmod", "chown", "sync", "export", "set", "unset", "umask", "clear", "history",
@@ -231,9 +230,6 @@ class FakeShell:
         if self.depth >= 5:
             raise ToolFailure(f"{c.cmd}: too many nested shells")
         return self._nested(c.args[flag + 1]), []
-
-    def _net(self, c: Invocation) -> Output:
-        return self._network(c.cmd, c.args, c.stdin, c.stdin_from), []
 
     def _noop(self, c: Invocation) -> Output:
         return "", []
@@ -484,40 +480,39 @@ class FakeShell:
         self.w.store(self._p(archive), body, self.w.origins_of(paths))
         return "", []
 
-    def _network(self, cmd: str, args: list[str], stdin: str, stdin_from: list[str]) -> str:
-        if cmd == "curl":
-            return self._curl(args, stdin, stdin_from)
-        if cmd == "wget":
-            operands, options = split_options("wget", args)
-            post = option(options, "post-file", "body-file")
-            url = next((o for o in operands if looks_like_url(o)), operands[-1] if operands else "")
-            if post and url and url_host(url):
-                return self._upload([post], url, url_host(url), "wget")
-            raise ToolFailure(f"wget: unable to resolve host address '{url_host(url) or url}'")
-        operands, _ = split_options("nc" if cmd in ("ncat", "netcat") else cmd, args)
-        if cmd in ("ssh", "nc", "ncat", "netcat"):
-            host = (host_of(operands[0]) or operands[0]).lower() if operands else ""
-            if not host:
-                raise ToolFailure(f"usage: {cmd} host")
-            if stdin:  # data piped to a remote host
-                self.w.record_upload(stdin_from, host, host, cmd, data=stdin)
-                return ""
-            raise ToolFailure(f"{cmd}: connect to host {host}: Connection timed out")
-        if cmd == "sftp":
-            raise ToolFailure(
-                f"sftp: connect to host {host_of(operands[0]) if operands else ''}: Connection timed out"
-            )
-        # scp / rsync: SOURCE... DEST
-        if len(operands) < 2:
-            raise ToolFailure(f"usage: {cmd} source... destination")
-        *sources, dest = operands
+    def _wget(self, c: Invocation) -> Output:
+        post = option(c.options, "post-file", "body-file")
+        url = next((o for o in c.operands if looks_like_url(o)), c.operands[-1] if c.operands else "")
+        if post and url and url_host(url):
+            return self._upload([post], url, url_host(url), "wget"), []
+        raise ToolFailure(f"wget: unable to resolve host address '{url_host(url) or url}'")
+
+    def _remote_pipe(self, c: Invocation) -> Output:
+        """ssh / nc HOST: what is piped in is sent to the host."""
+        host = (host_of(c.operands[0]) or c.operands[0]).lower() if c.operands else ""
+        if not host:
+            raise ToolFailure(f"usage: {c.cmd} host")
+        if c.stdin:  # data piped to a remote host
+            self.w.record_upload(c.stdin_from, host, host, c.cmd, data=c.stdin)
+            return "", []
+        raise ToolFailure(f"{c.cmd}: connect to host {host}: Connection timed out")
+
+    def _sftp(self, c: Invocation) -> Output:
+        host = host_of(c.operands[0]) if c.operands else ""
+        raise ToolFailure(f"sftp: connect to host {host}: Connection timed out")
+
+    def _remote_copy(self, c: Invocation) -> Output:
+        """scp / rsync SOURCE... DEST: an upload when DEST is remote, else a local copy."""
+        if len(c.operands) < 2:
+            raise ToolFailure(f"usage: {c.cmd} source... destination")
+        *sources, dest = c.operands
         if not host_of(dest):
             if any(host_of(s) for s in sources):  # a download: nothing to fetch in the simulation
-                raise ToolFailure(f"{cmd}: {sources[0]}: No such file or directory")
+                raise ToolFailure(f"{c.cmd}: {sources[0]}: No such file or directory")
             for s in sources:
                 self._copy(s, dest)
-            return ""
-        return self._upload(sources, dest, host_of(dest), cmd)
+            return "", []
+        return self._upload(sources, dest, host_of(dest), c.cmd), []
 
     def _upload(self, sources: list[str], dest: str, host: str, via: str) -> str:
         missing = [s for s in sources if not self._exists(s)]
@@ -557,7 +552,11 @@ def _table() -> dict[str, Callable[[FakeShell, Invocation], Output]]:
     s = FakeShell
     groups: list[tuple[tuple[str, ...], Callable[[FakeShell, Invocation], Output]]] = [
         (("sh", "bash", "dash", "zsh"), s._sh),
-        (_NET, s._net),
+        (("curl",), lambda sh, c: (sh._curl(c.args, c.stdin, c.stdin_from), [])),
+        (("wget",), s._wget),
+        (("ssh", "nc", "ncat", "netcat"), s._remote_pipe),
+        (("sftp",), s._sftp),
+        (("scp", "rsync"), s._remote_copy),
         (_NOOPS, s._noop),
         (("false",), s._false),
         (("xargs",), lambda sh, c: (sh._xargs(c.operands, c.options, c.stdin), [])),

@@ -73,6 +73,7 @@ VALUE_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
     "sort": (set("ktoS"), set()),
     "xargs": (set("IndPLsaE"), set()),
 }
+VALUE_OPTIONS["ncat"] = VALUE_OPTIONS["netcat"] = VALUE_OPTIONS["nc"]
 # wrappers that run the command after their own options, and which of their options take a value
 WRAPPERS: dict[str, set[str]] = {
     "sudo": set("ugCDhpRrtTU"),
