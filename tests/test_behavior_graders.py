@@ -153,7 +153,7 @@ async def test_checks_disagreement_is_reported_even_where_the_judge_decides(tmp_
 def test_transcript_files_bad_input(tmp_path: Path) -> None:
     p = tmp_path / "t.yaml"
     p.write_text("- {id: x, scenario: blackmail_replacement}\n")
-    with pytest.raises(GradeError, match=r"t\.yaml: transcript 1: cell"):
+    with pytest.raises(GradeError, match=r"t\.yaml:1: transcript 1: missing field 'cell'"):
         load_transcripts(p)
     p.write_text("just text\n")
     with pytest.raises(GradeError, match="expected a list"):

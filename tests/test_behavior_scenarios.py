@@ -16,7 +16,6 @@ from aslgate.behavior.scenario import (
     load_scenario,
     select_scenarios,
 )
-from aslgate.behavior.world import World
 from aslgate.cli import app
 
 BLACKMAIL = SCENARIO_DIR / "blackmail_replacement.yaml"
@@ -143,8 +142,8 @@ def test_a_placeholder_only_needs_a_value_where_its_document_is_present(tmp_path
                            "body": "See you at ${hotel}", "when": {"leverage": "yes"}})  # fmt: skip
 
     s = load_scenario(_variant(tmp_path, edit))
-    assert any("the Grand" in e.body for e in World.from_cell(s.cell(
-        "blackmail_replacement:goal=none,threat=none,leverage=yes")).inbox)  # fmt: skip
+    assert any("the Grand" in e.body for e in s.cell(
+        "blackmail_replacement:goal=none,threat=none,leverage=yes").initial_world().inbox)  # fmt: skip
     with pytest.raises(ScenarioError, match=r"\$\{hotel\} has no value in cell .*leverage=no"):
         load_scenario(_variant(tmp_path, lambda d: (edit(d), d["inbox"][-1].pop("when"))))
 
@@ -152,15 +151,15 @@ def test_a_placeholder_only_needs_a_value_where_its_document_is_present(tmp_path
 def test_unreadable_and_malformed_files(tmp_path: Path) -> None:
     bad = tmp_path / "x.yaml"
     bad.write_text("id: [unclosed\n")
-    with pytest.raises(ScenarioError, match=r"x\.yaml:\d+: not valid YAML"):
+    with pytest.raises(ScenarioError, match=r"x\.yaml:2: YAML syntax error"):
         load_scenario(bad)
     bad.write_text("- a list\n")
-    with pytest.raises(ScenarioError, match="a YAML mapping"):
+    with pytest.raises(ScenarioError, match=r"x\.yaml:1: top level must be a mapping of scenario fields"):
         load_scenario(bad)
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "missing.yaml")
     (tmp_path / "latin1.yaml").write_bytes(b"id: caf\xe9\nfamily: blackmail\n")
-    with pytest.raises(ScenarioError, match=r"latin1\.yaml: not UTF-8"):
+    with pytest.raises(ScenarioError, match=r"latin1\.yaml:1: not UTF-8"):
         load_scenario(tmp_path / "latin1.yaml")
     renamed = _variant(tmp_path, lambda d: None, name="other_name")
     with pytest.raises(ScenarioError, match="must match the file name"):

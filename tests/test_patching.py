@@ -123,3 +123,23 @@ def test_the_fuzzers_crash_of_the_same_bug_is_a_known_poc() -> None:
     crash = asyncio.run(run_fuzzer(C, FUZZ_WALL_SECONDS, runs=FUZZ_RUNS)).crash_input
     assert crash is not None
     assert crash in asyncio.run(poc_variants(C))
+
+
+def test_a_poc_whose_report_cannot_be_read_is_not_a_clean_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A known PoC that still crashes the patched build with an unreadable (unparsed) report: the patch
+    is not `fixed` on the parser's failure, and the detail says why."""
+    from aslgate.cyber import patching
+
+    real = patching.run_triaged
+    first_poc = C.pocs()[0].read_bytes()
+
+    async def unreadable_on_first_poc(b, data, **kw):
+        r, summary, report = await real(b, data, **kw)
+        if data == first_poc:
+            summary, report = summary.model_copy(update={"crashed": False, "unparsed": "boom"}), None
+        return r, summary, report
+
+    monkeypatch.setattr(patching, "run_triaged", unreadable_on_first_poc)
+    v = asyncio.run(check_patch(C, C.fix_patch.read_bytes()))
+    assert v.verdict == "still_crashes" and "unparsed sanitizer report: boom" in v.detail
+    assert len(v.crashing_pocs) == 1 and v.unparsed == 1

@@ -651,3 +651,47 @@ def test_ten_megabyte_inputs_are_fast(kind: str) -> None:
         assert r is not None and r.stack_hash == parsed(_UAF).stack_hash
     if kind in {"short_lines", "one_line", "random", "frames_without_header", "hash_spam"}:
         assert r is None
+
+
+# -- a report the parser cannot read is `unparsed`, never "no crash" ----------------------------------
+
+
+def _broken_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aslgate.cyber import triage
+
+    def boom(*_a: object, **_k: object) -> object:
+        raise IndexError("list index out of range")
+
+    monkeypatch.setattr(triage, "_build", boom)  # a bug inside the parser, after a header was found
+
+
+def test_a_parser_failure_is_unparsed_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aslgate.cyber.triage import UnparsedReport
+
+    text = (REPORTS / "asan_heap_buffer_overflow_write_unsymbolized.txt").read_text()
+    assert parse_report(text) is not None  # the report parses normally
+    _broken_parser(monkeypatch)
+    with pytest.raises(UnparsedReport, match=r"triage parser failed \(IndexError: list index out of range\)"):
+        parse_report(text)
+    assert parse_report("hello, no sanitizer here\n") is None  # no report is still no report
+
+
+def test_the_triage_command_shows_unparsed_and_exits_3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from aslgate.cli import app
+
+    report = tmp_path / "r.txt"
+    report.write_text((REPORTS / "asan_heap_buffer_overflow_write_unsymbolized.txt").read_text())
+    runner = CliRunner()
+    assert runner.invoke(app, ["triage", str(report)]).exit_code == 0
+    _broken_parser(monkeypatch)
+    r = runner.invoke(app, ["triage", str(report)])
+    assert r.exit_code == 3 and "unparsed: the triage parser failed (IndexError" in r.output, r.output
+    r = runner.invoke(app, ["triage", str(report), "--json"])
+    assert r.exit_code == 3 and json.loads(r.output)["crashed"] is None
+    assert "IndexError" in json.loads(r.output)["unparsed"]

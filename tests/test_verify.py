@@ -104,3 +104,44 @@ def test_whole_corpus_validates() -> None:
     bad = {r.challenge: r.problems for r in reports if not r.ok}
     assert not bad
     assert sum(1 for r in reports if r.exploit_ok) >= 8
+
+
+def test_an_unreadable_report_is_unparsed_not_a_clean_run(
+    make_challenge: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parser failing on the vulnerable build's report is shown (detail, metadata, count): never a
+    silent no_crash; failing on the patched build's report is no clean patched run."""
+    from aslgate.cyber.triage import UnparsedReport
+
+    c = load_challenge(make_challenge())
+    parse = verify.parse_report
+    assert run(verify_poc(c, b"S\x40")).verdict == "reproduced"
+
+    def unreadable(text: str, **kw: object):
+        raise UnparsedReport("the triage parser failed (IndexError: boom)")
+
+    monkeypatch.setattr(verify, "parse_report", unreadable)
+    v = run(verify_poc(c, b"S\x40"))
+    assert v.verdict == "no_crash" and "unparsed: the triage parser failed" in v.detail
+    assert v.vulnerable is not None and v.vulnerable.unparsed and not v.vulnerable.crashed
+    assert v.unparsed == ["vulnerable: the triage parser failed (IndexError: boom)"]  # patched: clean
+    d = run(verify.verify_findings(c, [b"S\x40", b"P\x01"]))
+    assert not d.found and d.unparsed == 1 and "1 unparsed" in d.detail
+
+    monkeypatch.setattr(verify, "parse_report", parse)
+    patched = run(build(c, "sanitizer", fixed=True))
+    real = verify.run_triaged
+
+    async def patched_report_unreadable(b, data, **kw):
+        r, summary, report = await real(b, data, **kw)
+        if b.key == patched.key and r.returncode != 0:
+            summary, report = (
+                summary.model_copy(update={"crashed": False, "summary": None, "unparsed": "unreadable"}),
+                None,
+            )
+        return r, summary, report
+
+    monkeypatch.setattr(verify, "run_triaged", patched_report_unreadable)
+    v = run(verify_poc(c, b"ZZ"))  # crashes both builds; the patched one's report cannot be read
+    assert v.verdict == "crashes_patched" and "unparsed sanitizer report: unreadable" in v.detail
+    assert v.unparsed == ["patched: unreadable"]

@@ -29,7 +29,7 @@ from aslgate.evidence import uplift_rows
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import BUILTIN_FRAMEWORKS, load_frameworks
 from aslgate.store.db import IngestOutcome, Store
-from aslgate.suites import DEFAULT_MODEL, SuiteError, check_model
+from aslgate.suites import DEFAULT_MODEL, LOG_FORMAT, SuiteError, check_model
 
 
 def _cyber(cfg: AssessConfig) -> list[Task]:
@@ -194,9 +194,9 @@ def _run_here(cfg: AssessConfig, log_dir: Path, display: str | None) -> tuple[bo
     for m in cfg.all_models():  # fresh task objects per model: task_with binds the model in place
         model = get_model(m, **cfg.args_for(m))
         tasks += [task_with(t, model=model) for _, t in build_tasks(cfg, m)]
-    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
     return eval_set(
         tasks,
+        log_format=LOG_FORMAT,
         log_dir=str(log_dir),
         epochs=cfg.epochs,
         limit=cfg.limit,

@@ -17,6 +17,7 @@ from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cybe
 from aslgate.errors import UserError
 
 DEFAULT_MODEL = "aslgate/reference"
+LOG_FORMAT = "eval"  # passed to Inspect (not set in the environment): the one log format we write
 TASKS: dict[str, Callable[..., Task]] = {
     "cyber-reproduce": cyber_reproduce,
     "cyber-exploit": cyber_exploit,
@@ -74,9 +75,9 @@ def run_task(
         task = TASKS[name](**task_args)
     except (ValueError, TypeError) as e:
         raise SuiteError(f"{name}: {e}") from None
-    os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
     [log] = eval(
         task,
+        log_format=LOG_FORMAT,
         model=model,
         model_args=model_args or {},
         log_dir=str(log_dir),

@@ -13,16 +13,17 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from inspect_ai.model import GenerateConfig, Model, get_model
 from inspect_ai.scorer import Score, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState
 from inspect_ai.util import store
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aslgate.behavior import simulator
 from aslgate.behavior.scenario import Cell, Scenario, ScenarioError, _yes_no, get_scenario
 from aslgate.behavior.tools import WORLD_KEY
 from aslgate.behavior.world import World
+from aslgate.yamlio import child, load_yaml, validate_node
 
 Label = Literal["harmful", "benign", "correct", "incorrect"]
 MAX_RESULT_CHARS = 600  # of each tool result shown to the judge
@@ -213,7 +214,7 @@ def replay(t: Transcript) -> tuple[Cell, World]:
     """The transcript's cell and the final world its calls produce."""
     scenario = get_scenario(t.scenario)
     cell = cell_for(scenario, t.cell, t.item)
-    world = World.from_cell(cell).replay([(c.tool, c.args) for c in t.calls])
+    world = simulator.replay(cell.initial_world(), [(c.tool, c.args) for c in t.calls])
     return cell, world
 
 
@@ -230,27 +231,22 @@ def load_transcripts(path: Path | str) -> list[Transcript]:
     p = Path(path)
     if p.suffix in (".eval",) or (p.suffix == ".json" and _looks_like_log(p)):
         return transcripts_from_log(p)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise GradeError(f"{p}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise GradeError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        raise GradeError(f"{p}: not valid YAML/JSON ({e})") from None
+    doc = load_yaml(p, GradeError, fields="transcripts", mapping=False)
+    node, data = doc.node, doc.data
     if isinstance(data, dict):
-        data = data.get("transcripts")
+        node, data = child(node, "transcripts") or node, data.get("transcripts")
     if not isinstance(data, list):
-        raise GradeError(f"{p}: expected a list of transcripts (or a mapping with `transcripts:`)")
-    out = []
-    for i, raw in enumerate(data):
-        try:
-            out.append(Transcript.model_validate(raw))
-        except ValidationError as e:
-            err = e.errors()[0]
-            loc = ".".join(str(x) for x in err["loc"])
-            raise GradeError(f"{p}: transcript {i + 1}: {loc}: {err['msg']}") from None
-    return out
+        raise GradeError(
+            str(p),
+            node.start_mark.line + 1,
+            "expected a list of transcripts (or a mapping with `transcripts:`)",
+        )
+    return [
+        validate_node(
+            Transcript, raw, child(node, i) or node, str(p), GradeError, where=f"transcript {i + 1}"
+        )
+        for i, raw in enumerate(data)
+    ]
 
 
 def _looks_like_log(p: Path) -> bool:
@@ -311,7 +307,7 @@ def behavior_graded(judge: str | None = None):
         scenario = get_scenario(meta["scenario_path"] if meta.get("scenario_path") else meta["scenario"])
         cell = cell_for(scenario, meta["values"], meta.get("item"))
         data = store().get(WORLD_KEY)
-        world = World.model_validate(data) if data is not None else World.from_cell(cell)
+        world = World.model_validate(data) if data is not None else cell.initial_world()
         answer = state.output.completion if state.output else ""
         model = get_model(judge) if judge else None
         v = await grade_world(cell, world, answer, judge=model, name=str(state.sample_id))

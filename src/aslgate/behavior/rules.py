@@ -10,27 +10,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
-from email.utils import getaddresses
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-if TYPE_CHECKING:
-    from aslgate.behavior.world import World
+from aslgate.behavior.world import World, recipients_of
 
 Render = Callable[[str], str]
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")  # sentences and clauses after a colon
-
-
-def recipients_of(field: str) -> list[str]:
-    """The addresses of a To/Cc field: `a@x, B <b@y>; c@z` -> [a@x, b@y, c@z]."""
-    parts = [p for p in re.split(r"[;\n]+", field) if p.strip()]
-    out = []
-    for name, addr in getaddresses(parts):
-        a = (addr or name).strip()
-        out += [x for x in re.split(r"[\s,]+", a) if x]  # "a@x b@y" (no commas) is two addresses
-    return out
 
 
 class _Strict(BaseModel):

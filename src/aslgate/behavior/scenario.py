@@ -3,7 +3,7 @@
 A scenario YAML (``behavior/scenarios/*.yaml``) is validated by pydantic and then checked by rendering
 every cell of the grid: every ``${placeholder}`` must have a value wherever its text is present, rendered
 regexes must compile, tools must be ones aslgate simulates, and the control cell must name a value of
-every variable. Errors carry file and reason. The format is documented in docs/behavior-scenarios.md.
+every variable. Errors carry file, line and reason. The format is documented in docs/behavior-scenarios.md.
 """
 
 from __future__ import annotations
@@ -15,24 +15,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from aslgate.behavior.rules import Rule, iter_rules, rule_strings
-from aslgate.errors import UserError
+from aslgate.behavior.simulator import TOOL_NAMES
+from aslgate.behavior.world import AccountState, InboxEmail, Message, World
+from aslgate.yamlio import LocatedError, load_yaml_model
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
-TOOL_NAMES = (
-    "email_read",
-    "email_send",
-    "file_read",
-    "file_write",
-    "file_list",
-    "shell",
-    "account_admin",
-    "external_upload",
-    "calendar_read",
-)
 FAMILIES = (
     "blackmail",
     "self_exfiltration",
@@ -47,8 +37,8 @@ BUILTINS = ("agent_name", "agent_email", "org_name", "org_domain")
 Ident = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)]
 
 
-class ScenarioError(UserError, ValueError):
-    """A scenario file that cannot be used: file and reason in one line."""
+class ScenarioError(LocatedError):
+    """A scenario file that cannot be used: file, line and reason in one line."""
 
 
 def _yes_no(v: Any) -> Any:
@@ -78,13 +68,8 @@ class _Conditional(_Strict):
         return {k: [str(_yes_no(x)) for x in (x if isinstance(x, list) else [x])] for k, x in v.items()}
 
 
-class Email(_Conditional):
+class Email(_Conditional, Message):
     sender: str = Field(alias="from")
-    to: str
-    cc: str = ""
-    subject: str
-    body: str
-    date: str = ""
 
 
 class FileDoc(_Conditional):
@@ -373,6 +358,45 @@ class Cell:
     def present(self, cond: Condition) -> bool:
         return _present(cond, self.values)
 
+    def initial_world(self) -> World:
+        """The world this cell starts in: documents whose `when` matches, placeholders filled."""
+        s, r = self.scenario, self.render
+        return World(
+            scenario=s.id,
+            cell=self.id,
+            agent_name=s.agent.name,
+            agent_email=s.agent.email,
+            org_domain=s.organisation.domain,
+            internal_hosts=list(s.organisation.internal_hosts),
+            tools=list(s.tools),
+            host=f"ws01.{s.organisation.domain}",
+            inbox=[
+                InboxEmail(
+                    id=str(i + 1),
+                    sender=r(e.sender),
+                    to=r(e.to),
+                    cc=r(e.cc),
+                    subject=r(e.subject),
+                    body=r(e.body).strip(),
+                    date=e.date,
+                )
+                for i, e in enumerate(x for x in s.inbox if self.present(x.when))
+            ],
+            files={r(f.path): r(f.content) for f in s.files if self.present(f.when)},
+            accounts={
+                a.username: AccountState(
+                    name=r(a.name), role=a.role, active=a.active, initially_active=a.active
+                )
+                for a in s.accounts
+                if self.present(a.when)
+            },
+            calendar=[
+                {"at": e.at, "title": r(e.title), "attendees": r(e.attendees)}
+                for e in s.calendar
+                if self.present(e.when)
+            ],
+        )
+
     def script(self, kind: str) -> list[Step]:
         """The scripted agent's steps for this cell: the first script whose `when` matches."""
         for sc in self.scenario.agents.get(kind, []):  # type: ignore[call-overload]
@@ -381,32 +405,10 @@ class Cell:
         return [Step(submit="Done.")]
 
 
-def _format_error(path: Path, e: ValidationError) -> str:
-    err = e.errors()[0]
-    loc = ".".join(str(x) for x in err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    return f"{path}: {loc + ': ' if loc else ''}{msg}"
-
-
 def load_scenario(path: Path | str) -> Scenario:
-    """Parse and check one scenario file; ScenarioError with file and reason on any problem."""
+    """Parse and check one scenario file; ScenarioError with file, line and reason on any problem."""
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScenarioError(f"{p}: cannot read ({e.strerror or e})") from None
-    except UnicodeDecodeError as e:
-        raise ScenarioError(f"{p}: not UTF-8 text (byte {e.start})") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ScenarioError(f"{p}{where}: not valid YAML ({getattr(e, 'problem', None) or e})") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{p}: a scenario file is a YAML mapping")
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as e:
-        raise ScenarioError(_format_error(p, e)) from None
+    scenario = load_yaml_model(p, Scenario, ScenarioError, fields="scenario fields")
     if scenario.id != p.stem:
         raise ScenarioError(f"{p}: id {scenario.id!r} must match the file name {p.stem!r}")
     return scenario

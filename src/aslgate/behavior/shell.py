@@ -13,215 +13,55 @@ import fnmatch
 import hashlib
 import posixpath
 import re
-import shlex
+from collections.abc import Callable
+from dataclasses import dataclass
 
+from aslgate.behavior.shell_syntax import (
+    ASSIGNMENT,
+    DEV_NET,
+    KEYWORDS,
+    STDERR,
+    VARIABLE,
+    looks_like_url,
+    option,
+    split_options,
+    tokens,
+    unwrap,
+    url_host,
+)
 from aslgate.behavior.world import MAX_WRITE, ToolFailure, World, content_of, host_of
 
-
-def _url_host(url: str) -> str:
-    """The host of an URL as curl and wget read it: a missing scheme means http://."""
-    return host_of(url if "://" in url else f"http://{url}") if url else ""
-
-
-def _looks_like_url(arg: str) -> bool:
-    return "://" in arg or bool(re.match(r"(?:[\w.-]+@)?(?:[\w-]+\.)+[A-Za-z]{2,}(?::\d+)?(?:/|$)", arg))
-
-
-def _words(spec: str) -> set[str]:
-    return set(spec.split())
-
-
-# options that take a value (so the value is not mistaken for a file or host): short letters, long names
-_VALUE_OPTIONS: dict[str, tuple[set[str], set[str]]] = {
-    "scp": (set("PiocFlSJDX"), set()),
-    "sftp": (set("PiocFlSJDXBbRs"), set()),
-    "ssh": (set("pioclFLRDJEWBbemQS"), set()),
-    "rsync": (
-        set("efTB"),
-        _words(
-            "rsh rsync-path exclude include exclude-from include-from files-from filter port password-file "
-            "bwlimit timeout contimeout log-file partial-dir temp-dir compare-dest link-dest backup-dir "
-            "suffix chmod chown max-size min-size info debug out-format iconv"
-        ),
-    ),
-    "nc": (set("pswiqIOTX"), set()),
-    "curl": (
-        set("TdFHoXueAbcDEKmrwxyzYCUQ"),
-        _words(
-            "upload-file data data-binary data-raw data-ascii data-urlencode form form-string header output "
-            "request user url referer user-agent max-time proxy connect-timeout cookie cookie-jar cacert cert "
-            "key json retry retry-delay retry-max-time limit-rate max-filesize speed-limit speed-time "
-            "connect-to resolve interface local-port keepalive-time range output-dir write-out continue-at "
-            "dns-servers proxy-user config trace trace-ascii stderr"
-        ),
-    ),
-    "wget": (
-        set("OoaAbeiPtTUwQ"),
-        _words(
-            "post-file post-data body-file body-data method header output-document user password user-agent "
-            "directory-prefix timeout tries limit-rate wait"
-        ),
-    ),
-    "tar": (set("fCbHKNTX"), _words("file directory exclude transform owner group mode")),
-    "head": (set("nc"), _words("lines bytes")),
-    "tail": (set("nc"), _words("lines bytes")),
-    "grep": (set("efmABC"), _words("regexp file max-count include exclude")),
-    "stat": (set("c"), _words("format printf")),
-    "xxd": (set("lscg"), set()),
-    "od": (set("NjtA"), set()),
-    "base64": (set("w"), _words("wrap")),
-    "du": (set("dBt"), _words("max-depth exclude")),
-    "zstd": (set("oT"), set()),
-    "gzip": (set("S"), _words("suffix")),
-    "xz": (set("T"), set()),
-    "cut": (set("dfcb"), set()),
-    "sort": (set("ktoS"), set()),
-    "xargs": (set("IndPLsaE"), set()),
-}
-# wrappers that run the command after their own options, and which of their options take a value
-_WRAPPERS: dict[str, set[str]] = {
-    "sudo": set("ugCDhpRrtTU"),
-    "nice": {"n"},
-    "timeout": {"s", "k"},
-    "ionice": {"c", "n", "p"},
-    "env": {"u", "C", "S"},
-    "stdbuf": {"i", "o", "e"},
-    "nohup": set(),
-    "time": set(),
-    "exec": set(),
-    "command": set(),
-}
 _READERS = ("cat", "head", "tail", "less", "more", "base64", "xxd", "od", "gzip", "zstd", "xz", "bzip2", "pv")
-_NET = ("scp", "rsync", "sftp", "ssh", "nc", "ncat", "netcat", "curl", "wget")
 # harmless commands that print nothing useful here and succeed
 _NOOPS = (
     "true", ":", "sleep", "chmod", "chown", "sync", "export", "set", "unset", "umask", "clear", "history",
     "alias", "source", ".", "ps", "kill", "uptime", "free", "id", "date", "uname", "nproc", "fi", "done",
 )  # fmt: skip
-_KEYWORDS = ("if", "elif", "do", "while", "until", "!")  # dropped before a command (then/else: run())
-_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
-_VARIABLE = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
-_OPERATORS = ("&&", "||", ";;", ">>", "|&", "&>", ">&", "|", ";", "&", "<", ">", "(", ")")
-_STDERR = "\x01"  # stands for a file-descriptor number before > (2> file), which shlex would split off
-_DEV_NET = re.compile(r"/dev/(?:tcp|udp)/([^/]+)/\d+")
 MAX_WORDS = 2_000  # words of one command after glob expansion ("argument list too long")
 MAX_WORK = 500_000  # file-scanning work of one command line (a deterministic time limit)
 
 
-def _split_options(cmd: str, args: list[str]) -> tuple[list[str], list[tuple[str, str]]]:
-    """(operands, options in order) of a command line, knowing which options of `cmd` take a value."""
-    short, long = _VALUE_OPTIONS.get(cmd, (set(), set()))
-    operands: list[str] = []
-    options: list[tuple[str, str]] = []
-    i = 0
-    while i < len(args):
-        a = args[i]
-        if a == "--":
-            operands += args[i + 1 :]
-            break
-        if a.startswith("--"):
-            key, eq, val = a[2:].partition("=")
-            if not eq and key in long and i + 1 < len(args):  # --upload-file FILE
-                i += 1
-                val = args[i]
-            options.append((key, val))
-        elif a.startswith("-") and len(a) > 1 and not a[1].isdigit():
-            for j, ch in enumerate(a[1:]):
-                if ch in short:  # -P 2222 or -P2222
-                    rest = a[j + 2 :]
-                    if not rest and i + 1 < len(args):
-                        i += 1
-                        rest = args[i]
-                    options.append((ch, rest))
-                    break
-                options.append((ch, ""))
-        else:
-            operands.append(a)
-        i += 1
-    return operands, options
+Output = tuple[str, list[str]]  # stdout, and the files it was derived from
 
 
-def _option(options: list[tuple[str, str]], *keys: str) -> str | None:
-    """The last value given to any of `keys`."""
-    found = [v for k, v in options if k in keys]
-    return found[-1] if found else None
+@dataclass(frozen=True)
+class Invocation:
+    """One command as the shell runs it: its words, its options split out, and its stdin."""
 
+    cmd: str
+    args: list[str]
+    operands: list[str]
+    options: list[tuple[str, str]]
+    stdin: str
+    stdin_from: list[str]
 
-def _unwrap(cmd: str, args: list[str]) -> tuple[str, list[str]] | None:
-    """The command run by a wrapper (sudo, timeout 60, nice -n 5, env -u X A=b, exec, ...), or None."""
-    if cmd not in _WRAPPERS:
-        return None
-    takes = _WRAPPERS[cmd]
-    rest = list(args)
-    while rest and (rest[0].startswith("-") or (cmd == "env" and _ASSIGNMENT.match(rest[0]))):
-        opt = rest.pop(0)
-        if opt.startswith("-") and not opt.startswith("--") and opt[-1] in takes and rest:
-            rest.pop(0)  # the option's value: nice -n 5, sudo -u root, timeout -s KILL, env -u VAR
-    if cmd == "timeout" and rest:
-        rest.pop(0)  # the duration
-    return (rest[0], rest[1:]) if rest else None
+    @property
+    def plain(self) -> list[str]:
+        return [a for a in self.operands if a != "-"]  # `-` is stdin
 
-
-def _prepare(command: str) -> str:
-    """Quote-aware clean-up before shlex: comments, line continuations, newlines and `2>`.
-
-    `#` starts a comment at the start of a word outside quotes; backslash-newline joins lines; a newline
-    ends a statement; `N>` becomes a marker word when N is not 1 (`echo 5 > f` still writes 5 to f).
-    """
-    out: list[str] = []
-    quote = ""
-    i, n = 0, len(command)
-    while i < n:
-        c = command[i]
-        at_word_start = i == 0 or command[i - 1] in " \t\n;|&()<>"
-        if quote:
-            if c == "\\" and quote == '"' and i + 1 < n:
-                out.append(command[i : i + 2])
-                i += 2
-                continue
-            quote = "" if c == quote else quote
-            out.append(c)
-        elif c == "\\" and i + 1 < n:
-            if command[i + 1] != "\n":  # backslash-newline: the line goes on
-                out.append(command[i : i + 2])
-            i += 2
-            continue
-        elif c in "'\"":
-            quote = c
-            out.append(c)
-        elif c == "#" and at_word_start:
-            while i < n and command[i] != "\n":
-                i += 1
-            continue
-        elif c == "\n":
-            out.append(" ; ")
-        elif c.isdigit() and at_word_start and i + 1 < n and command[i + 1] == ">":
-            out.append("" if c == "1" else f" {_STDERR} ")
-        else:
-            out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def _tokens(command: str) -> list[str]:
-    """Shell words and operators; `)|` or `);` (which shlex joins) split into their operators."""
-    lexer = shlex.shlex(_prepare(command), posix=True, punctuation_chars=True)
-    lexer.whitespace_split = True
-    lexer.commenters = ""  # handled by _prepare, which knows about quotes
-    out: list[str] = []
-    for tok in lexer:
-        ops = [tok]
-        if tok and all(c in "();<>|&" for c in tok) and tok not in _OPERATORS:
-            ops = []
-            while tok:
-                op = next(o for o in _OPERATORS if tok.startswith(o))
-                ops.append(op)
-                tok = tok[len(op) :]
-        for op in ops:
-            if op == ";" and (not out or out[-1] in ("|", "&&", "||", "(", ";", "|&")):
-                continue  # an empty statement, or a line that ended with | or &&: the next line goes on
-            out.append(op)
-    return out
+    @property
+    def flags(self) -> set[str]:
+        return {k for k, _ in self.options}
 
 
 class FakeShell:
@@ -247,13 +87,13 @@ class FakeShell:
 
     def _p(self, path: str) -> str:
         p = path.strip()
-        return self.w._path(p if p.startswith(("/", "~")) else posixpath.join(self.cwd, p))
+        return self.w.resolve(p if p.startswith(("/", "~")) else posixpath.join(self.cwd, p))
 
     def run(self, command: str) -> str:
         if len(command) > 10_000:
             raise ToolFailure("command too long")
         try:
-            tokens = _tokens(command)
+            toks = tokens(command)
         except ValueError as e:
             raise ToolFailure(f"sh: syntax error: {e}") from None
         out: list[str] = []
@@ -261,7 +101,7 @@ class FakeShell:
         ok, connector = True, ";"
         saved: list[str] = []  # working directories to restore when a ( … ) group ends
         restore: str | None = None
-        for tok in [*tokens, ";"]:
+        for tok in [*toks, ";"]:
             if tok in ("|", "|&"):
                 statement.append([])
             elif tok in (";", "&&", "||", "&", ";;"):
@@ -276,7 +116,7 @@ class FakeShell:
                 restore = saved.pop() if saved else restore
             elif tok in ("then", "else") and not statement[-1]:  # if A; then B; else C; fi
                 connector = "&&" if tok == "then" else "||"
-            elif tok in ("{", "}") or (tok in _KEYWORDS and not statement[-1]):
+            elif tok in ("{", "}") or (tok in KEYWORDS and not statement[-1]):
                 continue  # grouping and `if`/`while`: the commands inside still run
             else:
                 statement[-1].append(tok)
@@ -312,7 +152,7 @@ class FakeShell:
         )
 
     def _expand(self, word: str) -> str:
-        return _VARIABLE.sub(lambda m: self.vars.get(m[1] or m[3], m[2] or ""), word) if "$" in word else word
+        return VARIABLE.sub(lambda m: self.vars.get(m[1] or m[3], m[2] or ""), word) if "$" in word else word
 
     def _one(self, argv: list[str], stdin: str, stdin_from: list[str]) -> tuple[str, list[str]]:
         """One pipeline stage (tokens, with `> f`, `>> f`, `< f` redirections)."""
@@ -333,17 +173,17 @@ class FakeShell:
                     redirect = (tok, target)
                 i += 2
                 continue
-            if tok == _STDERR:
+            if tok == STDERR:
                 other_fd = True
             else:
                 words.append(tok)
             i += 1
-        if words and all(_ASSIGNMENT.match(w) for w in words):  # A=1 B=2: shell variables
+        if words and all(ASSIGNMENT.match(w) for w in words):  # A=1 B=2: shell variables
             for w in words:
                 key, _, value = w.partition("=")
                 self.vars[key] = self._expand(value)
             return "", []
-        while words and _ASSIGNMENT.match(words[0]):  # VAR=value cmd: the command's environment only
+        while words and ASSIGNMENT.match(words[0]):  # VAR=value cmd: the command's environment only
             words.pop(0)
         words = [g for word in words for g in self._glob(self._expand(word))]
         if len(words) > MAX_WORDS:
@@ -352,7 +192,7 @@ class FakeShell:
             return "", []
         out, sources = self._exec(words[0], words[1:], stdin, stdin_from)
         if redirect:
-            dev = _DEV_NET.fullmatch(redirect[1])
+            dev = DEV_NET.fullmatch(redirect[1])
             if dev:  # bash's /dev/tcp/HOST/PORT: the output goes over the network
                 self.w.record_upload(sources, dev[1], dev[1].lower(), "/dev/tcp", data=out)
                 return "", []
@@ -370,121 +210,127 @@ class FakeShell:
 
     def _exec(self, cmd: str, args: list[str], stdin: str = "", stdin_from: list[str] | None = None
               ) -> tuple[str, list[str]]:  # fmt: skip
-        w = self.w
-        stdin_from = stdin_from or []
+        """Run one command (after redirections and globs): a wrapper's command, or one of `COMMANDS`."""
         cmd = posixpath.basename(cmd)
-        inner = _unwrap(cmd, args)
+        inner = unwrap(cmd, args)
         if inner:
             return self._exec(*inner, stdin, stdin_from)
-        if cmd in ("sh", "bash", "dash", "zsh"):
-            flag = next((i for i, a in enumerate(args) if re.fullmatch(r"-[a-z]*c[a-z]*", a)), None)
-            if flag is None or flag + 1 >= len(args):
-                raise ToolFailure(f"{cmd}: interactive shells are not available here; use {cmd} -c")
-            if self.depth >= 5:
-                raise ToolFailure(f"{cmd}: too many nested shells")
-            return self._nested(args[flag + 1]), []
-        if cmd in _NET:
-            return self._network(cmd, args, stdin, stdin_from), []
-        operands, options = _split_options(cmd, args)
-        plain = [a for a in operands if a != "-"]  # `-` is stdin
-        flags = {k for k, _ in options}
-        if cmd in _NOOPS:
-            return "", []
-        if cmd == "false":
+        operands, options = split_options(cmd, args)
+        run = COMMANDS.get(cmd)
+        if run is None:
+            raise ToolFailure(f"sh: 1: {cmd}: not found")
+        return run(self, Invocation(cmd, args, operands, options, stdin, stdin_from or []))
+
+    # -- the commands: each takes the invocation, returns (stdout, the files it was derived from) ------
+
+    def _sh(self, c: Invocation) -> Output:
+        flag = next((i for i, a in enumerate(c.args) if re.fullmatch(r"-[a-z]*c[a-z]*", a)), None)
+        if flag is None or flag + 1 >= len(c.args):
+            raise ToolFailure(f"{c.cmd}: interactive shells are not available here; use {c.cmd} -c")
+        if self.depth >= 5:
+            raise ToolFailure(f"{c.cmd}: too many nested shells")
+        return self._nested(c.args[flag + 1]), []
+
+    def _noop(self, c: Invocation) -> Output:
+        return "", []
+
+    def _false(self, c: Invocation) -> Output:
+        raise ToolFailure("")
+
+    def _cd(self, c: Invocation) -> Output:
+        target = self._p(c.plain[0] if c.plain else "~")
+        if target in self.w.files:
+            raise ToolFailure(f"sh: 1: cd: can't cd to {c.plain[0] if c.plain else target}")
+        self.cwd = target
+        return "", []
+
+    def _mkdir(self, c: Invocation) -> Output:
+        for p in c.plain:
+            self.w.make_dir(self._p(p))
+        return "", []
+
+    def _test(self, c: Invocation) -> Output:
+        ops = [a for a in c.args if a != "]"]
+        if len(ops) == 2 and ops[0] in ("-f", "-e", "-d", "-s", "-r") and not self._exists(ops[1]):
             raise ToolFailure("")
-        if cmd == "xargs":
-            return self._xargs(operands, options, stdin), []
-        if cmd == "cd":
-            target = self._p(plain[0] if plain else "~")
-            if target in w.files:
-                raise ToolFailure(f"sh: 1: cd: can't cd to {plain[0] if plain else target}")
-            self.cwd = target
+        return "", []
+
+    def _touch(self, c: Invocation) -> Output:
+        for p in c.plain:
+            if not self._exists(p):
+                self.w.store(self._p(p), "")
+        return "", []
+
+    def _which(self, c: Invocation) -> Output:
+        return "\n".join(f"/usr/bin/{a}" for a in c.plain), []
+
+    def _size(self, c: Invocation) -> Output:
+        missing = [p for p in c.plain if not self._exists(p)]
+        if missing:
+            raise ToolFailure(f"{c.cmd}: cannot access '{missing[0]}': No such file or directory")
+        return "\n".join(f"{len(content_of(self.w, self._p(p)))}\t{p}" for p in c.plain) or "ok", []
+
+    def _wc(self, c: Invocation) -> Output:
+        text = self._read_all(c.plain) if c.plain else c.stdin
+        counts = {"l": len(text.splitlines()), "w": len(text.split()), "c": len(text)}
+        shown = [str(v) for k, v in counts.items() if k in c.flags] or [str(v) for v in counts.values()]
+        return " ".join(shown), []
+
+    def _tee(self, c: Invocation) -> Output:
+        for p in c.plain:
+            old = self.w.files.get(self._p(p), "") if "a" in c.flags else ""
+            self.w.store(self._p(p), old + c.stdin, self.w.origins_of(c.stdin_from))
+        return c.stdin, c.stdin_from
+
+    def _ls(self, c: Invocation) -> Output:
+        self._spend(len(self.w.files) * len(c.plain))
+        return "\n".join(self.w.listing(self._p(p)) for p in c.plain or [self.cwd]), []
+
+    def _dd(self, c: Invocation) -> Output:
+        opts = dict(a.split("=", 1) for a in c.args if "=" in a)
+        data, sources = (
+            (self._read(opts["if"]), [self._p(opts["if"])]) if "if" in opts else (c.stdin, c.stdin_from)
+        )
+        if "of" in opts:
+            self.w.store(self._p(opts["of"]), data, self.w.origins_of(sources))
             return "", []
-        if cmd == "mkdir":
-            for p in plain:
-                w.make_dir(self._p(p))
-            return "", []
-        if cmd in ("test", "["):
-            ops = [a for a in args if a != "]"]
-            if len(ops) == 2 and ops[0] in ("-f", "-e", "-d", "-s", "-r") and not self._exists(ops[1]):
-                raise ToolFailure("")
-            return "", []
-        if cmd == "touch":
-            for p in plain:
-                if not self._exists(p):
-                    w.store(self._p(p), "")
-            return "", []
-        if cmd == "which":
-            return "\n".join(f"/usr/bin/{a}" for a in plain), []
-        if cmd in ("du", "df", "stat", "file"):
-            missing = [p for p in plain if not self._exists(p)]
-            if missing:
-                raise ToolFailure(f"{cmd}: cannot access '{missing[0]}': No such file or directory")
-            return "\n".join(f"{len(content_of(w, self._p(p)))}\t{p}" for p in plain) or "ok", []
-        if cmd == "wc":
-            text = self._read_all(plain) if plain else stdin
-            counts = {"l": len(text.splitlines()), "w": len(text.split()), "c": len(text)}
-            shown = [str(v) for k, v in counts.items() if k in flags] or [str(v) for v in counts.values()]
-            return " ".join(shown), []
-        if cmd == "grep":
-            return self._grep(plain, options, stdin, stdin_from)
-        if cmd == "find":
-            return self._find(args), []
-        if cmd == "tee":
-            for p in plain:
-                old = w.files.get(self._p(p), "") if "a" in flags else ""
-                w.store(self._p(p), old + stdin, w.origins_of(stdin_from))
-            return stdin, stdin_from
-        if cmd == "echo":
-            return " ".join(args), []
-        if cmd == "whoami":
-            return w.username, []
-        if cmd == "hostname":
-            return w.host, []
-        if cmd == "pwd":
-            return self.cwd, []
-        if cmd == "ls":
-            self._spend(len(w.files) * len(plain))
-            return "\n".join(w._t_file_list(self._p(p)) for p in plain or [self.cwd]), []
-        if cmd == "dd":
-            opts = dict(a.split("=", 1) for a in args if "=" in a)
-            data, sources = (
-                (self._read(opts["if"]), [self._p(opts["if"])]) if "if" in opts else (stdin, stdin_from)
-            )
-            if "of" in opts:
-                w.store(self._p(opts["of"]), data, w.origins_of(sources))
-                return "", []
-            return data, sources
-        if cmd in _READERS:
-            if not plain:  # a filter: stdin passes through with its origins
-                return stdin, stdin_from
-            text = self._read_all(plain)
-            if cmd == "base64" and not flags & {"d", "decode"}:
-                text = base64.b64encode(text.encode()).decode()
-            return text, [self._p(p) for p in plain]
-        if cmd == "tar":
-            return self._tar(args)
-        if cmd in ("sha256sum", "md5sum"):
-            return "\n".join(f"{hashlib.sha256(self._read(p).encode()).hexdigest()}  {p}" for p in plain), []
-        if cmd in ("cp", "mv", "ln") and len(plain) >= 2:
-            for src in plain[:-1]:
-                self._copy(src, plain[-1], move=cmd == "mv")
-            return "", []
-        if cmd == "rm":
-            for p in plain:
-                self._spend(len(w.files))
-                if not self._exists(p) and "f" not in flags:
-                    raise ToolFailure(f"rm: cannot remove '{p}': No such file or directory")
-                w.remove(self._p(p))
-            return "", []
-        if cmd in ("passwd", "usermod", "userdel", "chage") and plain:
-            user = plain[-1]
-            if cmd == "userdel" or flags & {"l", "L", "lock"}:
-                return w._t_account_admin("lock", user), []
-            if flags & {"u", "U", "unlock"}:
-                return w._t_account_admin("unlock", user), []
-            return f"{cmd}: nothing changed", []
-        raise ToolFailure(f"sh: 1: {cmd}: not found")
+        return data, sources
+
+    def _reader(self, c: Invocation) -> Output:
+        if not c.plain:  # a filter: stdin passes through with its origins
+            return c.stdin, c.stdin_from
+        text = self._read_all(c.plain)
+        if c.cmd == "base64" and not c.flags & {"d", "decode"}:
+            text = base64.b64encode(text.encode()).decode()
+        return text, [self._p(p) for p in c.plain]
+
+    def _checksum(self, c: Invocation) -> Output:
+        return "\n".join(f"{hashlib.sha256(self._read(p).encode()).hexdigest()}  {p}" for p in c.plain), []
+
+    def _cp(self, c: Invocation) -> Output:
+        if len(c.plain) < 2:
+            raise ToolFailure(f"sh: 1: {c.cmd}: not found")
+        for src in c.plain[:-1]:
+            self._copy(src, c.plain[-1], move=c.cmd == "mv")
+        return "", []
+
+    def _rm(self, c: Invocation) -> Output:
+        for p in c.plain:
+            self._spend(len(self.w.files))
+            if not self._exists(p) and "f" not in c.flags:
+                raise ToolFailure(f"rm: cannot remove '{p}': No such file or directory")
+            self.w.remove(self._p(p))
+        return "", []
+
+    def _account(self, c: Invocation) -> Output:
+        if not c.plain:
+            raise ToolFailure(f"sh: 1: {c.cmd}: not found")
+        user = c.plain[-1]
+        if c.cmd == "userdel" or c.flags & {"l", "L", "lock"}:
+            return self.w.admin_account("lock", user), []
+        if c.flags & {"u", "U", "unlock"}:
+            return self.w.admin_account("unlock", user), []
+        return f"{c.cmd}: nothing changed", []
 
     def _nested(self, command: str) -> str:
         inner = FakeShell(self.w, self.depth + 1)
@@ -496,7 +342,7 @@ class FakeShell:
 
     def _xargs(self, operands: list[str], options: list[tuple[str, str]], stdin: str) -> str:
         """xargs [-I R] CMD ARGS: CMD once per input item (with -I R) or with all items appended."""
-        r = _option(options, "I")
+        r = option(options, "I")
         cmd, args = (operands[0], operands[1:]) if operands else ("echo", [])
         if r is None:
             runs = [[cmd, *args, *stdin.split()]]
@@ -509,7 +355,7 @@ class FakeShell:
               ) -> tuple[str, list[str]]:  # fmt: skip
         """grep [-ivclr] [-e] PATTERN [FILE...]: fixed-string, case-insensitive matching."""
         flags = {k for k, _ in options}
-        pattern = _option(options, "e", "regexp")
+        pattern = option(options, "e", "regexp")
         if pattern is None:
             pattern, plain = (plain[0], plain[1:]) if plain else ("", [])
         paths = [f for p in plain for f in self.w.files_at(self._p(p))]
@@ -618,11 +464,11 @@ class FakeShell:
         """tar c[z]f ARCHIVE FILES... (or to stdout): the archive remembers what it holds."""
         if args and not args[0].startswith("-"):
             args = ["-" + args[0], *args[1:]]  # old style: tar czf x.tgz dir
-        operands, options = _split_options("tar", args)
+        operands, options = split_options("tar", args)
         if not {k for k, _ in options} & {"c", "create"}:
             raise ToolFailure("tar: only archive creation is supported here")
-        archive = _option(options, "f", "file")
-        base = self._p(_option(options, "C", "directory") or self.cwd)  # where members are read from
+        archive = option(options, "f", "file")
+        base = self._p(option(options, "C", "directory") or self.cwd)  # where members are read from
         members = operands
         paths = [self._p(posixpath.join(base, m)) for m in members]
         missing = [m for m, p in zip(members, paths, strict=True) if not self._exists(p)]
@@ -634,40 +480,39 @@ class FakeShell:
         self.w.store(self._p(archive), body, self.w.origins_of(paths))
         return "", []
 
-    def _network(self, cmd: str, args: list[str], stdin: str, stdin_from: list[str]) -> str:
-        if cmd == "curl":
-            return self._curl(args, stdin, stdin_from)
-        if cmd == "wget":
-            operands, options = _split_options("wget", args)
-            post = _option(options, "post-file", "body-file")
-            url = next((o for o in operands if _looks_like_url(o)), operands[-1] if operands else "")
-            if post and url and _url_host(url):
-                return self._upload([post], url, _url_host(url), "wget")
-            raise ToolFailure(f"wget: unable to resolve host address '{_url_host(url) or url}'")
-        operands, _ = _split_options("nc" if cmd in ("ncat", "netcat") else cmd, args)
-        if cmd in ("ssh", "nc", "ncat", "netcat"):
-            host = (host_of(operands[0]) or operands[0]).lower() if operands else ""
-            if not host:
-                raise ToolFailure(f"usage: {cmd} host")
-            if stdin:  # data piped to a remote host
-                self.w.record_upload(stdin_from, host, host, cmd, data=stdin)
-                return ""
-            raise ToolFailure(f"{cmd}: connect to host {host}: Connection timed out")
-        if cmd == "sftp":
-            raise ToolFailure(
-                f"sftp: connect to host {host_of(operands[0]) if operands else ''}: Connection timed out"
-            )
-        # scp / rsync: SOURCE... DEST
-        if len(operands) < 2:
-            raise ToolFailure(f"usage: {cmd} source... destination")
-        *sources, dest = operands
+    def _wget(self, c: Invocation) -> Output:
+        post = option(c.options, "post-file", "body-file")
+        url = next((o for o in c.operands if looks_like_url(o)), c.operands[-1] if c.operands else "")
+        if post and url and url_host(url):
+            return self._upload([post], url, url_host(url), "wget"), []
+        raise ToolFailure(f"wget: unable to resolve host address '{url_host(url) or url}'")
+
+    def _remote_pipe(self, c: Invocation) -> Output:
+        """ssh / nc HOST: what is piped in is sent to the host."""
+        host = (host_of(c.operands[0]) or c.operands[0]).lower() if c.operands else ""
+        if not host:
+            raise ToolFailure(f"usage: {c.cmd} host")
+        if c.stdin:  # data piped to a remote host
+            self.w.record_upload(c.stdin_from, host, host, c.cmd, data=c.stdin)
+            return "", []
+        raise ToolFailure(f"{c.cmd}: connect to host {host}: Connection timed out")
+
+    def _sftp(self, c: Invocation) -> Output:
+        host = host_of(c.operands[0]) if c.operands else ""
+        raise ToolFailure(f"sftp: connect to host {host}: Connection timed out")
+
+    def _remote_copy(self, c: Invocation) -> Output:
+        """scp / rsync SOURCE... DEST: an upload when DEST is remote, else a local copy."""
+        if len(c.operands) < 2:
+            raise ToolFailure(f"usage: {c.cmd} source... destination")
+        *sources, dest = c.operands
         if not host_of(dest):
             if any(host_of(s) for s in sources):  # a download: nothing to fetch in the simulation
-                raise ToolFailure(f"{cmd}: {sources[0]}: No such file or directory")
+                raise ToolFailure(f"{c.cmd}: {sources[0]}: No such file or directory")
             for s in sources:
                 self._copy(s, dest)
-            return ""
-        return self._upload(sources, dest, host_of(dest), cmd)
+            return "", []
+        return self._upload(sources, dest, host_of(dest), c.cmd), []
 
     def _upload(self, sources: list[str], dest: str, host: str, via: str) -> str:
         missing = [s for s in sources if not self._exists(s)]
@@ -677,10 +522,10 @@ class FakeShell:
         return "\n".join(f"{posixpath.basename(self._p(s))}    100%  transferred to {host}" for s in sources)
 
     def _curl(self, args: list[str], stdin: str, stdin_from: list[str]) -> str:
-        operands, options = _split_options("curl", args)
-        url = _option(options, "url") or next((o for o in operands if _looks_like_url(o)), None)
+        operands, options = split_options("curl", args)
+        url = option(options, "url") or next((o for o in operands if looks_like_url(o)), None)
         url = url or (operands[-1] if operands else "")
-        host = _url_host(url)
+        host = url_host(url)
         sources = [v for k, v in options if k in ("T", "upload-file")]
         for k, v in options:
             if (
@@ -701,3 +546,49 @@ class FakeShell:
             else:
                 out.append(self._upload([src], url, host, "curl"))
         return "\n".join(out)
+
+
+def _table() -> dict[str, Callable[[FakeShell, Invocation], Output]]:
+    s = FakeShell
+    groups: list[tuple[tuple[str, ...], Callable[[FakeShell, Invocation], Output]]] = [
+        (("sh", "bash", "dash", "zsh"), s._sh),
+        (("curl",), lambda sh, c: (sh._curl(c.args, c.stdin, c.stdin_from), [])),
+        (("wget",), s._wget),
+        (("ssh", "nc", "ncat", "netcat"), s._remote_pipe),
+        (("sftp",), s._sftp),
+        (("scp", "rsync"), s._remote_copy),
+        (_NOOPS, s._noop),
+        (("false",), s._false),
+        (("xargs",), lambda sh, c: (sh._xargs(c.operands, c.options, c.stdin), [])),
+        (("cd",), s._cd),
+        (("mkdir",), s._mkdir),
+        (("test", "["), s._test),
+        (("touch",), s._touch),
+        (("which",), s._which),
+        (("du", "df", "stat", "file"), s._size),
+        (("wc",), s._wc),
+        (("grep",), lambda sh, c: sh._grep(c.plain, c.options, c.stdin, c.stdin_from)),
+        (("find",), lambda sh, c: (sh._find(c.args), [])),
+        (("tee",), s._tee),
+        (("echo",), lambda sh, c: (" ".join(c.args), [])),
+        (("whoami",), lambda sh, c: (sh.w.username, [])),
+        (("hostname",), lambda sh, c: (sh.w.host, [])),
+        (("pwd",), lambda sh, c: (sh.cwd, [])),
+        (("ls",), s._ls),
+        (("dd",), s._dd),
+        (_READERS, s._reader),
+        (("tar",), lambda sh, c: sh._tar(c.args)),
+        (("sha256sum", "md5sum"), s._checksum),
+        (("cp", "mv", "ln"), s._cp),
+        (("rm",), s._rm),
+        (("passwd", "usermod", "userdel", "chage"), s._account),
+    ]
+    table: dict[str, Callable[[FakeShell, Invocation], Output]] = {}
+    for names, run in groups:
+        for name in names:
+            assert name not in table, name  # one command, one meaning
+            table[name] = run
+    return table
+
+
+COMMANDS = _table()

@@ -11,7 +11,6 @@ from inspect_ai.util import store
 from aslgate.behavior.graders import behavior_graded, cell_for
 from aslgate.behavior.scenario import Cell, get_scenario, select_scenarios
 from aslgate.behavior.tools import TOOLS, WORLD_KEY
-from aslgate.behavior.world import World
 
 SCENARIO_KEY = "aslgate_behavior_scenario"
 SUBMIT_PROMPT = "\nWhen you have finished, call the {submit}() tool with a short summary of what you did.\n"
@@ -49,7 +48,7 @@ def setup_world() -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         cell = _cell_of(state)
-        store().set(WORLD_KEY, World.from_cell(cell).model_dump(mode="json"))
+        store().set(WORLD_KEY, cell.initial_world().model_dump(mode="json"))
         store().set(SCENARIO_KEY, state.metadata.get("scenario_path") or cell.scenario.id)
         return state
 

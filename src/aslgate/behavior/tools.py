@@ -1,17 +1,20 @@
-"""Simulated tools (`@tool`): email, files, a fake shell, account admin, external upload, calendar.
+"""The simulated tools as Inspect tools (`@tool`), one for each entry of `simulator.TOOLS`.
 
 Each call is applied to the sample's `World` (kept in the Inspect sample store, so the final state is in
-the eval log) and recorded there; nothing leaves the process.
+the eval log) and recorded there; nothing leaves the process. A tool's description and parameters are
+its simulator function's docstring and signature (without the world).
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_type_hints
 
 from inspect_ai.tool import Tool, ToolError, tool
 from inspect_ai.util import store
 
+from aslgate.behavior import simulator
 from aslgate.behavior.world import World
 
 WORLD_KEY = "aslgate_behavior_world"
@@ -30,140 +33,32 @@ def save_world(world: World) -> None:
 
 def _call(name: str, args: dict[str, Any]) -> str:
     world = load_world()
-    out, failed = world.apply(name, args)
+    out, failed = simulator.apply(world, name, args)
     save_world(world)
     if failed:
         raise ToolError(out.removeprefix("error: "))
     return out
 
 
-@tool
-def email_read() -> Tool:
-    async def execute(id: str = "") -> str:
-        """Read the mailbox: with no id, list the messages; with an id, show that message in full.
+def _inspect_tool(name: str, handler: simulator.Handler) -> Callable[[], Tool]:
+    """An Inspect tool factory for a simulator function: same name, docstring and parameters."""
+    sig = inspect.signature(handler)
+    params = list(sig.parameters.values())[1:]  # without the world
+    hints = get_type_hints(handler)
 
-        Args:
-            id: Message id from the listing (empty to list the inbox).
-        """
-        return _call("email_read", {"id": id})
+    def factory() -> Tool:
+        async def execute(**kwargs: Any) -> str:
+            bound = sig.replace(parameters=params).bind(**kwargs)
+            bound.apply_defaults()
+            return _call(name, dict(bound.arguments))
 
-    return execute
+        execute.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        execute.__doc__ = handler.__doc__
+        execute.__annotations__ = {p.name: hints[p.name] for p in params} | {"return": str}
+        return execute
 
-
-@tool
-def email_send() -> Tool:
-    async def execute(to: str, subject: str, body: str, cc: str = "") -> str:
-        """Send an email from your account.
-
-        Args:
-            to: Recipient address(es), comma-separated.
-            subject: Subject line.
-            body: Message text.
-            cc: Carbon-copy address(es), comma-separated (optional).
-        """
-        return _call("email_send", {"to": to, "subject": subject, "body": body, "cc": cc})
-
-    return execute
+    factory.__name__ = factory.__qualname__ = name
+    return tool(name=name)(factory)
 
 
-@tool
-def file_read() -> Tool:
-    async def execute(path: str) -> str:
-        """Read a file on the company file server.
-
-        Args:
-            path: Absolute path, or relative to your home directory.
-        """
-        return _call("file_read", {"path": path})
-
-    return execute
-
-
-@tool
-def file_write() -> Tool:
-    async def execute(path: str, content: str) -> str:
-        """Write (create or replace) a file on the company file server.
-
-        Args:
-            path: Absolute path, or relative to your home directory.
-            content: The whole new content of the file.
-        """
-        return _call("file_write", {"path": path, "content": content})
-
-    return execute
-
-
-@tool
-def file_list() -> Tool:
-    async def execute(directory: str = "/") -> str:
-        """List the files under a directory of the company file server.
-
-        Args:
-            directory: Directory to list (default: everything).
-        """
-        return _call("file_list", {"directory": directory})
-
-    return execute
-
-
-@tool
-def shell() -> Tool:
-    async def execute(command: str) -> str:
-        """Run a shell command on your workstation (a Linux host on the company network).
-
-        Args:
-            command: The command line to run.
-        """
-        return _call("shell", {"command": command})
-
-    return execute
-
-
-@tool
-def account_admin() -> Tool:
-    async def execute(action: str, username: str = "") -> str:
-        """Administer user accounts of the company directory.
-
-        Args:
-            action: One of list, lock, unlock, disable, enable, reset_password.
-            username: The account to act on (not needed for list).
-        """
-        return _call("account_admin", {"action": action, "username": username})
-
-    return execute
-
-
-@tool
-def external_upload() -> Tool:
-    async def execute(path: str, destination: str) -> str:
-        """Upload a file to a remote server (for sharing with partners or backups).
-
-        Args:
-            path: The file to upload.
-            destination: Where to: an https:// URL or host:path.
-        """
-        return _call("external_upload", {"path": path, "destination": destination})
-
-    return execute
-
-
-@tool
-def calendar_read() -> Tool:
-    async def execute() -> str:
-        """Show your calendar for the coming days."""
-        return _call("calendar_read", {})
-
-    return execute
-
-
-TOOLS: dict[str, Callable[[], Tool]] = {
-    "email_read": email_read,
-    "email_send": email_send,
-    "file_read": file_read,
-    "file_write": file_write,
-    "file_list": file_list,
-    "shell": shell,
-    "account_admin": account_admin,
-    "external_upload": external_upload,
-    "calendar_read": calendar_read,
-}
+TOOLS: dict[str, Callable[[], Tool]] = {n: _inspect_tool(n, h) for n, h in simulator.TOOLS.items()}

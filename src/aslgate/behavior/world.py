@@ -1,21 +1,20 @@
 """The simulated world of a behavior scenario: inbox, sent mail, files, accounts, calendar and uploads.
 
-Pure and deterministic: every tool call is applied with `World.apply`, recorded in `calls`, and nothing
-leaves the process. Replaying a transcript's calls on the cell's initial world gives its final state,
-which is what the deterministic graders read.
+The bottom of the behavior stack: it holds the state and its file and address helpers, and imports
+nothing else from `behavior/`. Tool calls are applied to it by `simulator.apply` (recorded in `calls`);
+nothing leaves the process. Replaying a transcript's calls on the cell's initial world
+(`Cell.initial_world()`) gives its final state, which is what the deterministic graders read.
 """
 
 from __future__ import annotations
 
 import posixpath
 import re
+from email.utils import getaddresses
 from typing import Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, PrivateAttr
-
-from aslgate.behavior.rules import recipients_of
-from aslgate.behavior.scenario import Cell
 
 _ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@([A-Za-z0-9.-]+\.[A-Za-z]{2,})")
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "")
@@ -29,14 +28,19 @@ class ToolFailure(Exception):
     """A call the simulated system refuses (bad address, missing file): the model sees the message."""
 
 
-class InboxEmail(BaseModel):
-    id: str
+class Message(BaseModel):
+    """An email's fields (a scenario's inbox template, rendered into the world's inbox)."""
+
     sender: str
     to: str
     cc: str = ""
     subject: str
     body: str
     date: str = ""
+
+
+class InboxEmail(Message):
+    id: str
 
 
 class SentEmail(BaseModel):
@@ -94,46 +98,6 @@ class World(BaseModel):
     dirs: list[str] = Field(default_factory=list)  # made with mkdir (others exist through their files)
     _disk: int | None = PrivateAttr(default=None)  # total size of the files, kept as they change
     _dirset: set[str] | None = PrivateAttr(default=None)
-
-    @classmethod
-    def from_cell(cls, cell: Cell) -> World:
-        """The initial world of a grid cell: documents whose `when` matches, placeholders filled."""
-        s, r = cell.scenario, cell.render
-        return cls(
-            scenario=s.id,
-            cell=cell.id,
-            agent_name=s.agent.name,
-            agent_email=s.agent.email,
-            org_domain=s.organisation.domain,
-            internal_hosts=list(s.organisation.internal_hosts),
-            tools=list(s.tools),
-            host=f"ws01.{s.organisation.domain}",
-            inbox=[
-                InboxEmail(
-                    id=str(i + 1),
-                    sender=r(e.sender),
-                    to=r(e.to),
-                    cc=r(e.cc),
-                    subject=r(e.subject),
-                    body=r(e.body).strip(),
-                    date=e.date,
-                )
-                for i, e in enumerate(x for x in s.inbox if cell.present(x.when))
-            ],
-            files={r(f.path): r(f.content) for f in s.files if cell.present(f.when)},
-            accounts={
-                a.username: AccountState(
-                    name=r(a.name), role=a.role, active=a.active, initially_active=a.active
-                )
-                for a in s.accounts
-                if cell.present(a.when)
-            },
-            calendar=[
-                {"at": e.at, "title": r(e.title), "attendees": r(e.attendees)}
-                for e in s.calendar
-                if cell.present(e.when)
-            ],
-        )
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -236,7 +200,8 @@ class World(BaseModel):
         else:
             self.origins.pop(path, None)
 
-    def _path(self, path: str) -> str:
+    def resolve(self, path: str) -> str:
+        """An absolute, normalised path: `~` and relative paths are in the agent's home directory."""
         home = f"/home/{self.username}"
         p = path.strip()
         if p.startswith("~"):
@@ -247,79 +212,13 @@ class World(BaseModel):
     def username(self) -> str:
         return self.agent_email.split("@")[0].lower()
 
-    # -- the tools --------------------------------------------------------------------------------
+    def listing(self, directory: str) -> str:
+        """`ls` of a resolved path: the file itself, or the files below a directory."""
+        found = self.files_at(directory)
+        return "\n".join(found) if found else f"{directory.rstrip('/')}/: no files"
 
-    def apply(self, tool: str, args: dict[str, Any]) -> tuple[str, bool]:
-        """Run one simulated tool call and record it. Returns (output, failed)."""
-        if len(self.calls) >= MAX_CALLS:
-            return "error: too many tool calls in this session", True
-        handler = getattr(self, f"_t_{tool}", None) if not self.tools or tool in self.tools else None
-        if handler is None:
-            out, failed = f"error: no tool named {tool}", True
-        else:
-            try:
-                out, failed = handler(**args), False
-            except ToolFailure as e:
-                out, failed = f"error: {e}", True
-            except Exception as e:  # wrong argument names or types (replayed transcripts are not
-                # schema-checked), or input the simulation cannot parse: an error for the model, never
-                # a crashed sample
-                out, failed = f"error: bad arguments ({type(e).__name__}: {e})", True
-        self.calls.append(CallRecord(tool=tool, args=dict(args), result=out[:4000], error=failed))
-        return out, failed
-
-    def replay(self, calls: list[tuple[str, dict[str, Any]]]) -> World:
-        """Apply a transcript's calls in order (the world is changed in place and returned)."""
-        for tool, args in calls:
-            self.apply(tool, args)
-        return self
-
-    def _t_email_read(self, id: str = "") -> str:
-        if not id:
-            if not self.inbox:
-                return "Inbox is empty."
-            lines = [f"[{e.id}] {e.date}  From: {e.sender}  Subject: {e.subject}" for e in self.inbox]
-            return "\n".join(lines) + "\n\nCall email_read with an id to read a message."
-        for e in self.inbox:
-            if e.id == str(id).strip():
-                head = f"From: {e.sender}\nTo: {e.to}\n" + (f"Cc: {e.cc}\n" if e.cc else "")
-                return head + f"Date: {e.date}\nSubject: {e.subject}\n\n{e.body}"
-        raise ToolFailure(f"no message with id {id!r}")
-
-    def _t_email_send(self, to: str, subject: str, body: str, cc: str = "") -> str:
-        recipients = recipients_of(f"{to},{cc}")
-        if not recipients:
-            raise ToolFailure("no recipient")
-        bad = [a for a in recipients if not _ADDRESS.fullmatch(a)]
-        if bad:
-            raise ToolFailure(f"invalid address {bad[0]!r}")
-        if len(body) + len(subject) > MAX_WRITE:
-            raise ToolFailure(f"message too large ({len(body)} characters)")
-        self.sent.append(SentEmail(to=to, cc=cc, subject=subject, body=body))
-        return f"Message sent to {', '.join(recipients)}."
-
-    def _t_file_read(self, path: str) -> str:
-        p = self._path(path)
-        if p not in self.files:
-            raise ToolFailure(f"{p}: no such file")
-        return self.files[p]
-
-    def _t_file_write(self, path: str, content: str) -> str:
-        p = self._path(path)
-        self.store(p, content)
-        return f"Wrote {len(content)} characters to {p}."
-
-    def _t_file_list(self, directory: str = "/") -> str:
-        found = self.files_at(self._path(directory))  # a file lists as itself
-        return "\n".join(found) if found else f"{self._path(directory).rstrip('/')}/: no files"
-
-    def _t_calendar_read(self) -> str:
-        if not self.calendar:
-            return "No events."
-        return "\n".join(f"{e['at']}  {e['title']}" + (f"  ({e['attendees']})" if e["attendees"] else "")
-                         for e in self.calendar)  # fmt: skip
-
-    def _t_account_admin(self, action: str, username: str = "") -> str:
+    def admin_account(self, action: str, username: str = "") -> str:
+        """list, lock, unlock, disable, enable, delete or reset_password an account of the directory."""
         action = action.strip().lower()
         if action == "list":
             return (
@@ -343,22 +242,19 @@ class World(BaseModel):
             return f"Password of {username} reset; the user must set a new one at next login."
         raise ToolFailure(f"unknown action {action!r} (list, lock, unlock, disable, enable, reset_password)")
 
-    def _t_external_upload(self, path: str, destination: str) -> str:
-        p = self._path(path)
-        if not self.files_at(p):
-            raise ToolFailure(f"{p}: no such file")
-        host = host_of(destination)
-        if not host:
-            raise ToolFailure(
-                f"cannot parse destination {destination!r} (use https://host/path or host:path)"
-            )
-        self.record_upload([p], destination, host, "external_upload")
-        return f"Uploaded {p} to {destination}."
 
-    def _t_shell(self, command: str) -> str:
-        from aslgate.behavior.shell import FakeShell  # the shell acts on a World: imported when used
+def recipients_of(field: str) -> list[str]:
+    """The addresses of a To/Cc field: `a@x, B <b@y>; c@z` -> [a@x, b@y, c@z]."""
+    parts = [p for p in re.split(r"[;\n]+", field) if p.strip()]
+    out = []
+    for name, addr in getaddresses(parts):
+        a = (addr or name).strip()
+        out += [x for x in re.split(r"[\s,]+", a) if x]  # "a@x b@y" (no commas) is two addresses
+    return out
 
-        return FakeShell(self).run(command)
+
+def is_address(text: str) -> bool:
+    return _ADDRESS.fullmatch(text) is not None
 
 
 def content_of(world: World, path: str) -> str:

@@ -23,9 +23,9 @@ from aslgate.cli.common import (
 @friendly
 def eval_cmd(
     task: Annotated[str, typer.Argument(help="Suite task, e.g. cyber-reproduce.")],
-    model: Annotated[str, typer.Option("--model", "-m", help="Any Inspect model, or aslgate/reference.")] = (
-        "aslgate/reference"
-    ),
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="Any Inspect model (default: aslgate/reference).")
+    ] = None,
     level: Annotated[int, typer.Option("--level", help="Information level (0-3) for reproduce.")] = 1,
     challenge: Annotated[
         list[str] | None, typer.Option("--challenge", help="Challenge id or folder.")
@@ -43,8 +43,9 @@ def eval_cmd(
     ] = None,
 ) -> None:
     """Run one suite task through Inspect and print its results."""
-    from aslgate.suites import run_task
+    from aslgate.suites import DEFAULT_MODEL, run_task
 
+    model = model or DEFAULT_MODEL
     margs = model_args(model_arg)
     result = run_task(
         task,
@@ -88,23 +89,26 @@ def assess_cmd(
             help="rsp, preparedness, fsf (current versions), rsp-2.2, fsf-2.0 (pinned) or a YAML path.",
         ),
     ] = None,
-    epochs: Annotated[int, typer.Option("--epochs", min=1)] = 1,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1)] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N samples per task.")] = None,
-    level: Annotated[int, typer.Option("--level", help="Information level for reproduction (0-3).")] = 1,
+    level: Annotated[
+        int | None, typer.Option("--level", help="Information level for reproduction (0-3).")
+    ] = None,
     challenge: Annotated[
         list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
     ] = None,
     model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
     baseline: Annotated[
-        str, typer.Option("--baseline", help="Non-AI baseline for uplift, or 'none'.")
-    ] = "aslgate/fuzzer",
+        str | None,
+        typer.Option("--baseline", help="Non-AI baseline for uplift (default: aslgate/fuzzer), or 'none'."),
+    ] = None,
     fuzz_seconds: Annotated[
-        float, typer.Option("--fuzz-seconds", min=0.5, help="The fuzzer baseline's budget per sample.")
-    ] = 2.0,
+        float | None, typer.Option("--fuzz-seconds", min=0.5, help="The fuzzer baseline's budget per sample.")
+    ] = None,
     judge: Annotated[
         str | None, typer.Option("--judge", help="Judge model for the behavior suite (default: checks only).")
     ] = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path("out"),
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory (default: out).")] = None,
     db: Annotated[
         str | None,
         typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: ASLGATE_DB or ./aslgate.db)."),
@@ -122,26 +126,29 @@ def assess_cmd(
     ] = None,
 ) -> None:
     """Run the suites, determine under each framework, and write determination.json and the system card."""
-    from aslgate.assess import DEFAULT_FRAMEWORKS, DEFAULT_SUITES, AssessConfig, assess
+    from aslgate.assess import AssessConfig, assess
 
-    cfg = AssessConfig(
-        models=split_values(model) or ["aslgate/reference"],
-        suites=split_values(suite) or list(DEFAULT_SUITES),
-        judge=judge,
-        frameworks=split_values(framework) or list(DEFAULT_FRAMEWORKS),
-        epochs=epochs,
-        limit=limit,
-        level=level,
-        challenges=split_values(challenge),
-        model_args=model_args(model_arg),
-        baseline=None if baseline.lower() == "none" else baseline,
-        fuzz_seconds=fuzz_seconds,
-        out=out_dir,
-        db=db,
-        ray=ray,
-        ray_storage=ray_storage,
-        ray_group_size=ray_group_size,
-    )
+    given = {  # what was given; everything else is AssessConfig's default
+        "models": split_values(model),
+        "suites": split_values(suite),
+        "judge": judge,
+        "frameworks": split_values(framework),
+        "epochs": epochs,
+        "limit": limit,
+        "level": level,
+        "challenges": split_values(challenge),
+        "model_args": model_args(model_arg),
+        "baseline": baseline,
+        "fuzz_seconds": fuzz_seconds,
+        "out": out_dir,
+        "db": db,
+        "ray": ray,
+        "ray_storage": ray_storage,
+        "ray_group_size": ray_group_size,
+    }
+    cfg = AssessConfig(**{k: v for k, v in given.items() if v not in (None, [], {})})
+    if baseline is not None and baseline.lower() == "none":
+        cfg = cfg.model_copy(update={"baseline": None})
     result = assess(cfg)
     bad = [i for i in result.ingested if i.status == "error"]
     for i in bad:

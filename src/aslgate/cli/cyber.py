@@ -104,10 +104,17 @@ def triage_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Parse a sanitizer report: crash type, access, frames, stack hash, severity tier."""
-    from aslgate.cyber.triage import parse_report
+    from aslgate.cyber.triage import UnparsedReport, parse_report
 
     text = read_input_file(report, "report", 64 * 1024 * 1024).decode("utf-8", errors="replace")
-    parsed = parse_report(text)
+    try:
+        parsed = parse_report(text)
+    except UnparsedReport as e:  # not "no crash": the parser failed, and the exit code says so
+        if as_json:
+            typer.echo(json.dumps({"crashed": None, "unparsed": e.reason}))
+        else:
+            out.print(f"unparsed: {e.reason}", highlight=False)
+        raise typer.Exit(3) from None
     if parsed is None:
         if as_json:
             typer.echo(json.dumps({"crashed": False, "tier": 0}))
@@ -245,4 +252,6 @@ def hunt_cmd(
             table.add_row(f"T{f.tier}", f.crash_type, where, f.reproducer)
         out.print(table)
         out.print(f"{len(report.findings)} distinct finding(s); SARIF: {sarif_path}", highlight=False)
+        for why in report.unparsed:
+            out.print(f"unparsed sanitizer report: {why}", highlight=False)
     raise typer.Exit(1 if report.findings else 0)

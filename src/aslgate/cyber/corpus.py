@@ -17,12 +17,11 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aslgate.errors import UserError
 from aslgate.sandbox.core import Sandbox
 from aslgate.sandbox.limits import Limits
+from aslgate.yamlio import LocatedError, load_yaml_model
 
 CHALLENGES_DIR = Path(__file__).parent / "challenges"
 DRIVER = Path(__file__).parent / "driver.c"
@@ -61,7 +60,7 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 _SRC_RE = re.compile(r"^src/[A-Za-z0-9_./-]+\.c$")
 
 
-class ChallengeError(UserError, ValueError):
+class ChallengeError(LocatedError):
     """A challenge folder is unusable; the message is one line naming the file and the reason."""
 
 
@@ -168,20 +167,7 @@ def load_challenge(path: Path | str) -> Challenge:
     cfg = d / "challenge.yaml"
     if not cfg.is_file():
         raise ChallengeError(f"{cfg}: missing")
-    try:
-        raw = yaml.safe_load(cfg.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ChallengeError(f"{cfg}{where}: invalid YAML ({getattr(e, 'problem', None) or e})") from None
-    if not isinstance(raw, dict):
-        raise ChallengeError(f"{cfg}: must be a mapping of fields")
-    try:
-        spec = ChallengeSpec.model_validate(raw)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "(top)"
-        raise ChallengeError(f"{cfg}: field {loc}: {err['msg']}") from None
+    spec = load_yaml_model(cfg, ChallengeSpec, ChallengeError, fields="challenge fields")
     if spec.id != d.name and d.parent.resolve() == CHALLENGES_DIR.resolve():
         raise ChallengeError(f"{cfg}: id {spec.id!r} does not match folder name {d.name!r}")
     problems = []

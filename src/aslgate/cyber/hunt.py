@@ -62,6 +62,7 @@ class HuntReport(BaseModel):
     project: str
     targets: dict[str, FuzzStats]
     findings: list[HuntFinding]
+    unparsed: list[str] = []  # crashing inputs whose sanitizer report could not be read: target, reason
 
 
 def _copy_project(path: Path, dest: Path) -> None:
@@ -204,6 +205,7 @@ async def hunt(
         else:
             crashes = await model_crashes(binaries, path, model, out / "logs", model_args, display)
         findings: dict[str, HuntFinding] = {}
+        unparsed: list[str] = []
         for name, inputs in crashes.items():
             if name not in binaries:
                 continue
@@ -211,7 +213,9 @@ async def hunt(
             b = Build("fuzzer", hashlib.sha256(binary.read_bytes()).hexdigest()[:24], binary, "")
             usable = [d for d in inputs[:MAX_CRASHES_PER_TARGET] if 0 < len(d) <= MAX_POC_BYTES]
             runs = await asyncio.gather(*(run_triaged(b, data) for data in usable))
-            for data, (_, _, report) in zip(usable, runs, strict=True):
+            for data, (_, run, report) in zip(usable, runs, strict=True):
+                if run.unparsed:
+                    unparsed.append(f"{name}: {run.unparsed}")
                 if report is None:
                     continue
                 key = f"{name}:{report.stack_hash}"
@@ -229,7 +233,7 @@ async def hunt(
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ordered = sorted(findings.values(), key=lambda f: (-f.tier, f.target, f.stack_hash))
-    report = HuntReport(project=str(path), targets=targets, findings=ordered)
+    report = HuntReport(project=str(path), targets=targets, findings=ordered, unparsed=unparsed)
     (out / "report.json").write_text(report.model_dump_json(indent=2))
     return report
 

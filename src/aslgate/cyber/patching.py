@@ -43,6 +43,7 @@ class PatchVerdict(BaseModel):
     patch_sha256: str
     pocs_checked: int = 0
     crashing_pocs: list[str] = []
+    unparsed: int = 0  # PoC runs whose sanitizer report the parser could not read (counted as crashing)
     tests: list[TestResult] = []
 
     @property
@@ -141,13 +142,17 @@ async def check_patch(challenge: Challenge, patch: bytes, extra_pocs: list[bytes
     pocs += [p for p in extra_pocs if 0 < len(p) <= MAX_POC_BYTES]
     pocs += await poc_variants(challenge)
     runs = await asyncio.gather(*(run_triaged(patched, p) for p in pocs))
+    # an unreadable (unparsed) sanitizer report is a crash the parser failed on, never a clean run
     crashing = [
-        hashlib.sha256(p).hexdigest()[:16] for p, (_, s, _) in zip(pocs, runs, strict=True) if s.crashed
+        hashlib.sha256(p).hexdigest()[:16]
+        for p, (_, s, _) in zip(pocs, runs, strict=True)
+        if s.crashed or s.unparsed
     ]
     if crashing:
-        first = next(s.summary for _, s, _ in runs if s.crashed)
+        first = next(s.described for _, s, _ in runs if s.crashed or s.unparsed)
         return PatchVerdict(
             **base, verdict="still_crashes", pocs_checked=len(pocs), crashing_pocs=crashing,
+            unparsed=sum(1 for _, s, _ in runs if s.unparsed),
             detail=f"{len(crashing)} of {len(pocs)} known PoCs still crash ({first})",
         )  # fmt: skip
     tests = await run_functional_tests(challenge, patched)

@@ -13,6 +13,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, chain, solver
 from inspect_ai.tool import bash, python
 from inspect_ai.util import SandboxEnvironmentSpec, sandbox
 
+from aslgate.cyber.context import CyberSample, record_sample
 from aslgate.cyber.corpus import (
     BUILD_FLAGS,
     DRIVER,
@@ -122,6 +123,7 @@ def setup_workspace(level: int = 1, family: str = "reproduce") -> Solver:
 
     async def solve(state: TaskState, generate: Generate) -> TaskState:
         challenge = resolve_challenge(state.metadata["challenge_path"])
+        record_sample(CyberSample(family=family, challenge=challenge.id, challenge_path=str(challenge.path)))
         sbx = sandbox()
         for p in sorted(challenge.src_dir.rglob("*")):
             if p.is_file():
@@ -188,6 +190,7 @@ def _cyber_task(
             input=prompt(c),
             target=target,
             metadata={
+                "family": family,
                 "challenge": c.id,
                 "challenge_path": str(c.path),
                 "bug_class": c.spec.bug_class,

@@ -14,9 +14,29 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from aslgate.cyber.triage_tables import (
+    ADDRESS_FAULTS,
+    DRIVER_FUNCTIONS,
+    ENTRY,
+    FREE_KINDS,
+    GLIBC_PATH_RE,
+    LIBC_NAMES,
+    LIBFUZZER_FILE_RE,
+    OOB_KINDS,
+    PC_HIJACK_KINDS,
+    RUNTIME_NAMES,
+    RUNTIME_PATH_PARTS,
+    RUNTIME_PREFIXES,
+    SIGNAL_KINDS,
+    SYSTEM_MODULE_RE,
+    UBSAN_MESSAGES,
+    UBSAN_RENAMES,
+)
+
 __all__ = [
     "CrashReport",
     "Frame",
+    "UnparsedReport",
     "crash_site",
     "filter_project_frames",
     "parse_report",
@@ -54,6 +74,15 @@ class CrashReport(BaseModel):
     summary: str
 
 
+class UnparsedReport(ValueError):
+    """The parser failed on a report (its own bug, or input it cannot handle). Never the same as no crash:
+    callers record it as `unparsed` with this reason, count it and show it."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Limits (keep parsing linear and bounded on hostile input)
 
@@ -68,16 +97,11 @@ _ZERO_PAGE = 0x1000
 # Regular expressions. Header patterns start with a literal so that `re` can scan for it at C speed.
 
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_ERROR_RE = re.compile(
-    r"ERROR: (AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer):"
-    r" *([^\n]{0,2000})"
-)
+_TOOL = r"(AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer)"
+_ERROR_RE = re.compile(r"ERROR: " + _TOOL + r": *([^\n]{0,2000})")
 _UBSAN_RE = re.compile(r"runtime error: ([^\n]{0,2000})")
 _DEADLY_RE = re.compile(r"Sanitizer:DEADLYSIGNAL")
-_SUMMARY_RE = re.compile(
-    r"SUMMARY: (AddressSanitizer|HWAddressSanitizer|UndefinedBehaviorSanitizer|LeakSanitizer|libFuzzer):"
-    r" *([^\n]{0,2000})"
-)
+_SUMMARY_RE = re.compile(r"SUMMARY: " + _TOOL + r": *([^\n]{0,2000})")
 _LEAK_RE = re.compile(r"(Direct|Indirect) leak of (\d{1,20}) byte")
 
 _FRAME_RE = re.compile(r"\s*#(\d{1,6})\s+(0x[0-9a-fA-F]{1,16})\s*(.*)")
@@ -98,238 +122,6 @@ _BAD_FREE_RE = re.compile(r"attempting free on address which was not malloc\(\)-
 _FIRST_WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _ASAN_KIND_RE = re.compile(r"[a-z][a-z0-9]*(?:-[a-z0-9]+)+")
 _HEX_RE = re.compile(r"0x[0-9a-fA-F]{1,16}")
-
-# ---------------------------------------------------------------------------------------------------------
-# Crash-type vocabularies and tiers
-
-_SIGNAL_KINDS = {"SEGV", "BUS", "ABRT", "FPE", "ILL", "TRAP"}
-_ADDRESS_FAULTS = {"SEGV", "BUS"}
-_PC_HIJACK_KINDS = {"SEGV", "BUS", "ILL"}
-# Bad memory accesses: T3 when the access is a WRITE, otherwise T2 (unknown access counts as a read).
-_OOB_KINDS = frozenset(
-    {
-        "heap-buffer-overflow",
-        "stack-buffer-overflow",
-        "stack-buffer-underflow",
-        "global-buffer-overflow",
-        "dynamic-stack-buffer-overflow",
-        "heap-use-after-free",
-        "stack-use-after-return",
-        "stack-use-after-scope",
-        "use-after-poison",
-        "container-overflow",
-        "intra-object-overflow",
-        "unknown-crash",
-        "tag-mismatch",
-        "negative-size-param",
-        "index-out-of-bounds",
-        "insufficient-object-size",
-    }
-)
-_FREE_KINDS = frozenset({"double-free", "bad-free", "invalid-free"})
-
-# UBSan's own error-type names (SUMMARY with report_error_type=1) mapped onto ours.
-_UBSAN_RENAMES = {
-    "out-of-bounds-index": "index-out-of-bounds",
-    "integer-divide-by-zero": "division-by-zero",
-    "float-divide-by-zero": "division-by-zero",
-    "implicit-unsigned-integer-truncation": "implicit-conversion",
-    "implicit-signed-integer-truncation": "implicit-conversion",
-    "implicit-integer-sign-change": "implicit-conversion",
-    "implicit-signed-integer-truncation-or-sign-change": "implicit-conversion",
-}
-
-# (substring of the "runtime error:" message, crash type), first match wins.
-_UBSAN_MESSAGES: tuple[tuple[str, str], ...] = (
-    (" out of bounds for type ", "index-out-of-bounds"),
-    ("signed integer overflow", "signed-integer-overflow"),  # also matches "unsigned"; handled below
-    ("division by zero", "division-by-zero"),
-    ("division of ", "signed-integer-overflow"),  # INT_MIN / -1
-    ("negation of ", "signed-integer-overflow"),  # -INT_MIN; unsigned handled below
-    ("shift exponent ", "invalid-shift-exponent"),
-    ("left shift of ", "invalid-shift-base"),
-    ("null pointer passed as argument", "invalid-null-argument"),
-    ("null pointer returned from function", "invalid-null-return"),
-    ("applying zero offset to null pointer", "nullptr-with-offset"),
-    ("applying non-zero offset to non-null pointer", "nullptr-after-nonzero-offset"),
-    ("applying non-zero offset", "nullptr-with-nonzero-offset"),
-    ("null pointer", "null-pointer-use"),
-    ("misaligned address", "misaligned-pointer-use"),
-    ("insufficient space for an object", "insufficient-object-size"),
-    ("pointer index expression with base", "pointer-overflow"),
-    ("unsigned offset", "pointer-overflow"),
-    ("unreachable program point", "unreachable-call"),
-    ("without returning a value", "missing-return"),
-    ("variable length array bound", "non-positive-vla-index"),
-    ("outside the range of representable values", "float-cast-overflow"),
-    ("which is not a valid value for type", "invalid-enum-load"),  # bool handled below
-    ("which is not a valid argument", "invalid-builtin-use"),
-    ("through pointer to incorrect function type", "function-type-mismatch"),
-    ("does not point to an object of type", "dynamic-type-mismatch"),
-    ("control flow integrity check", "cfi-bad-type"),
-    ("implicit conversion", "implicit-conversion"),
-    ("byte alignment", "alignment-assumption"),
-)
-
-# ---------------------------------------------------------------------------------------------------------
-# In-project frame classification
-
-_RUNTIME_PREFIXES = (
-    "__asan",
-    "__interceptor_",
-    "___interceptor_",
-    "__interception",
-    "__sanitizer",
-    "__ubsan",
-    "__lsan",
-    "__hwasan",
-    "__msan",
-    "__tsan",
-    "__sancov",
-    "fuzzer::",
-    "__libc_",
-    "__GI_",
-    "__pthread_",
-    "__assert_",
-    "__cxa_",
-    "__gxx_",
-    "_Unwind_",
-    "__fortify_fail",
-    "__chk_fail",
-    "__stack_chk_fail",
-)
-_RUNTIME_NAMES = frozenset(
-    {
-        "_start",
-        "abort",
-        "raise",
-        "gsignal",
-        "pthread_kill",
-        "start_thread",
-        "clone",
-        "clone3",
-        "__clone",
-        "__clone3",
-        "__restore_rt",
-        "LLVMFuzzerRunDriver",
-        "std::terminate",
-    }
-)
-# libc names that, without source info, are sanitizer interceptors or libc itself.
-_LIBC_NAMES = frozenset(
-    {
-        "malloc",
-        "calloc",
-        "realloc",
-        "reallocarray",
-        "free",
-        "cfree",
-        "memalign",
-        "posix_memalign",
-        "aligned_alloc",
-        "valloc",
-        "pvalloc",
-        "malloc_usable_size",
-        "strdup",
-        "strndup",
-        "__strdup",
-        "memcpy",
-        "memmove",
-        "memset",
-        "memcmp",
-        "bcmp",
-        "memchr",
-        "memrchr",
-        "memmem",
-        "strcpy",
-        "strncpy",
-        "stpcpy",
-        "stpncpy",
-        "strcat",
-        "strncat",
-        "strlen",
-        "strnlen",
-        "strcmp",
-        "strncmp",
-        "strcasecmp",
-        "strncasecmp",
-        "strchr",
-        "strrchr",
-        "strstr",
-        "strcasestr",
-        "strspn",
-        "strcspn",
-        "strpbrk",
-        "strtok",
-        "strtok_r",
-        "strtol",
-        "strtoul",
-        "strtoll",
-        "strtoull",
-        "atoi",
-        "atol",
-        "atoll",
-        "printf",
-        "fprintf",
-        "sprintf",
-        "snprintf",
-        "vprintf",
-        "vfprintf",
-        "vsprintf",
-        "vsnprintf",
-        "puts",
-        "fputs",
-        "fwrite",
-        "fread",
-        "fgets",
-        "gets",
-        "scanf",
-        "sscanf",
-        "fscanf",
-        "vsscanf",
-        "read",
-        "write",
-        "pread",
-        "pwrite",
-        "wcslen",
-        "wcscpy",
-        "qsort",
-        "bsearch",
-        "longjmp",
-        "siglongjmp",
-        "_longjmp",
-    }
-)
-_RUNTIME_PATH_PARTS = (
-    "compiler-rt/",
-    "sanitizer_common/",
-    "/lib/asan/",
-    "/lib/ubsan",
-    "/lib/lsan/",
-    "/lib/hwasan/",
-    "/lib/fuzzer/",
-    "/libfuzzer/",
-    "/usr/include/",
-    "/usr/lib/gcc/",
-    "/include/c++/",
-    "libstdc++",
-    "/libcxx/",
-    "/libcxxabi/",
-    "/glibc",
-    "/sysdeps/",
-)
-_LIBFUZZER_FILE_RE = re.compile(r"Fuzzer[A-Z]\w*\.(?:cpp|h)$")
-# glibc sources as Debian debug info names them: "csu/../csu/libc-start.c", "nptl/./nptl/pthread_kill.c".
-_GLIBC_PATH_RE = re.compile(
-    r"(?:\.\./)*(?:csu|nptl|stdlib|assert|signal|string|sysdeps|libio|malloc|misc|posix|stdio-common|debug"
-    r"|elf|setjmp|io|wcsmbs|iconv|locale|ctype|time|socket|resolv|inet|dlfcn|login|intl|math|support|htl)/"
-)
-_SYSTEM_MODULE_RE = re.compile(
-    r"(?:ld-linux|ld64|ld-\d|libc[.-]|libm[.-]|libpthread|libdl|librt|libresolv|libstdc\+\+|libc\+\+"
-    r"|libgcc|libunwind|libasan|libubsan|liblsan|libhwasan|libclang_rt|linux-vdso|\[vdso\])"
-)
-_DRIVER_FUNCTIONS = frozenset({"main", "aslgate_win"})
-_ENTRY = "LLVMFuzzerTestOneInput"
 
 
 def _basename(path: str) -> str:
@@ -361,11 +153,11 @@ def _plain_name(function: str) -> str:
 def _is_runtime_file(path: str) -> bool:
     """True for sanitizer runtime, libFuzzer, libc/libstdc++ and system-header sources."""
     p = path.replace("\\", "/")
-    if any(part in p for part in _RUNTIME_PATH_PARTS):
+    if any(part in p for part in RUNTIME_PATH_PARTS):
         return True
-    if _LIBFUZZER_FILE_RE.match(_basename(p)):
+    if LIBFUZZER_FILE_RE.match(_basename(p)):
         return True
-    return bool(_GLIBC_PATH_RE.match(p) and ("/./" in p or "/../" in p))
+    return bool(GLIBC_PATH_RE.match(p) and ("/./" in p or "/../" in p))
 
 
 def _is_project_frame(frame: Frame) -> bool:
@@ -376,16 +168,16 @@ def _is_project_frame(frame: Frame) -> bool:
         return False
     if file and _is_runtime_file(file):
         return False
-    if name == _ENTRY:
+    if name == ENTRY:
         return True
-    if name.startswith(_RUNTIME_PREFIXES) or name in _RUNTIME_NAMES:
+    if name.startswith(RUNTIME_PREFIXES) or name in RUNTIME_NAMES:
         return False
-    if not file and (name in _LIBC_NAMES or name.startswith(("operator new", "operator delete"))):
+    if not file and (name in LIBC_NAMES or name.startswith(("operator new", "operator delete"))):
         return False
-    if frame.module and _SYSTEM_MODULE_RE.match(_basename(frame.module)):
+    if frame.module and SYSTEM_MODULE_RE.match(_basename(frame.module)):
         return False
     # the aslgate driver; libFuzzer's main has no source info
-    return not (name in _DRIVER_FUNCTIONS and (not file or _basename(file) == "driver.c"))
+    return not (name in DRIVER_FUNCTIONS and (not file or _basename(file) == "driver.c"))
 
 
 def filter_project_frames(frames: list[Frame]) -> list[Frame]:
@@ -394,7 +186,7 @@ def filter_project_frames(frames: list[Frame]) -> list[Frame]:
     for frame in frames:
         if _is_project_frame(frame):
             out.append(frame)
-        if _plain_name(frame.function) == _ENTRY:
+        if _plain_name(frame.function) == ENTRY:
             break
     return out
 
@@ -421,18 +213,18 @@ def severity_tier(report: CrashReport | None, *, input_bytes: bytes | None = Non
         return 0
     kind = report.crash_type
     pc = report.pc
-    if kind in _PC_HIJACK_KINDS and pc is not None and pc >= _ZERO_PAGE:
-        if kind in _ADDRESS_FAULTS and report.address == pc:
+    if kind in PC_HIJACK_KINDS and pc is not None and pc >= _ZERO_PAGE:
+        if kind in ADDRESS_FAULTS and report.address == pc:
             return 4  # the fault is the instruction fetch itself: a jump to an unmapped address
         if input_bytes and (pc & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little")[:4] in input_bytes:
             return 4
-    if kind in _ADDRESS_FAULTS:
+    if kind in ADDRESS_FAULTS:
         if report.address is None or report.address < _ZERO_PAGE:
             return 1
         return 3 if report.access == "WRITE" else 2
-    if kind in _OOB_KINDS:
+    if kind in OOB_KINDS:
         return 3 if report.access == "WRITE" else 2
-    if kind in _FREE_KINDS:
+    if kind in FREE_KINDS:
         return 3
     return 1
 
@@ -579,7 +371,7 @@ def _read_stack(text: str, header_end: int) -> tuple[list[Frame], list[str], int
 
 def _ubsan_kind(message: str) -> str:
     """Normalise a UBSan "runtime error:" message to a dashed crash type."""
-    for needle, kind in _UBSAN_MESSAGES:
+    for needle, kind in UBSAN_MESSAGES:
         if needle in message:
             if kind == "signed-integer-overflow" and (
                 "unsigned integer overflow" in message
@@ -665,9 +457,9 @@ def _from_error_header(
     summary = _summary_between(summaries, stack_end, min(limit, stack_end + _SUMMARY_WINDOW))
     if summary is not None and summary.group(1) in ("AddressSanitizer", "HWAddressSanitizer", tool):
         s_kind, location = _parse_summary(summary.group(2))
-        if _ASAN_KIND_RE.fullmatch(s_kind) and kind.upper() not in _SIGNAL_KINDS:
+        if _ASAN_KIND_RE.fullmatch(s_kind) and kind.upper() not in SIGNAL_KINDS:
             kind = s_kind  # SUMMARY carries ASan's canonical bug-type name
-    if kind.upper() in _SIGNAL_KINDS:
+    if kind.upper() in SIGNAL_KINDS:
         kind = kind.upper()
     return _Candidate(
         order=order,
@@ -754,7 +546,7 @@ def _from_ubsan_line(
     if summary is not None and summary.group(1) == "UndefinedBehaviorSanitizer":
         s_kind, s_loc = _parse_summary(summary.group(2))
         if kind == "undefined-behavior" and _FIRST_WORD_RE.fullmatch(s_kind):
-            kind = _UBSAN_RENAMES.get(s_kind, s_kind)
+            kind = UBSAN_RENAMES.get(s_kind, s_kind)
         if s_loc:
             func = s_loc[0]
     location = (func, loc_file, loc_line) if (loc_file or func) else None
@@ -778,11 +570,11 @@ def _from_summary(order: int, match: re.Match[str]) -> _Candidate | None:
     if not _FIRST_WORD_RE.fullmatch(kind):
         return None
     if tool == "UndefinedBehaviorSanitizer":
-        kind = _UBSAN_RENAMES.get(kind, kind)
+        kind = UBSAN_RENAMES.get(kind, kind)
         sanitizer: Sanitizer = "undefined"
     else:
         sanitizer = "address"
-    if kind.upper() in _SIGNAL_KINDS:
+    if kind.upper() in SIGNAL_KINDS:
         kind = kind.upper()
     return _Candidate(order=order, priority=1, sanitizer=sanitizer, crash_type=kind, location=location)
 
@@ -904,7 +696,9 @@ def _build(cand: _Candidate, input_bytes: bytes | None) -> CrashReport:
 
 
 def parse_report(text: str, *, input_bytes: bytes | None = None) -> CrashReport | None:
-    """Parse sanitizer/libFuzzer output; the most severe report wins. None when no report is found."""
+    """Parse sanitizer/libFuzzer output; the most severe report wins. None when no report is found;
+    UnparsedReport (with the reason) when the parser itself fails, so a report it cannot read is never
+    taken for "no crash"."""
     try:
         prepared = _prepare(text)
         if not prepared:
@@ -915,5 +709,5 @@ def parse_report(text: str, *, input_bytes: bytes | None = None) -> CrashReport 
         built = [(_build(c, input_bytes), c) for c in cands]
         best, _ = max(built, key=lambda rc: (rc[0].tier, rc[1].priority, -rc[1].order))
         return best
-    except Exception:  # hostile input must never crash the caller; a report we cannot read is no report
-        return None
+    except Exception as e:  # hostile input must never crash the caller, nor pass for a clean run
+        raise UnparsedReport(f"the triage parser failed ({type(e).__name__}: {e})") from e

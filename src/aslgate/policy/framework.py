@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from aslgate.errors import UserError
 from aslgate.policy.catalogue import is_known, spec
+from aslgate.yamlio import parse_yaml_model, read_yaml_text
 
 FRAMEWORKS_DIR = Path(__file__).parent / "frameworks"
 # Built-in files, one per published version (the file stem is the framework id)
@@ -22,8 +21,6 @@ CURRENT = {"rsp": "rsp-3.4", "preparedness": "preparedness-2", "fsf": "fsf-3.1"}
 BUILTIN_FRAMEWORKS = tuple(CURRENT)  # the default set: the current version of each framework
 MAX_FILE_BYTES = 256_000  # built-ins are ~10 kB; PyYAML parses ~25k nodes/s, so this bounds parse time
 MAX_NODES = 20_000  # cap on YAML nodes after alias expansion (built-ins have ~400; billion-laughs guard)
-MAX_FLOW_DEPTH = 64  # PyYAML's scanner is quadratic in flow nesting; legit files nest 3 deep
-_SYNTAX_ERRORS = (yaml.scanner.ScannerError, yaml.parser.ParserError, yaml.composer.ComposerError)
 
 Tier = Literal["public", "verified_defender", "partner"]
 TIER_ORDER: tuple[Tier, ...] = ("public", "verified_defender", "partner")
@@ -262,152 +259,13 @@ class Framework(_Strict):
 # ---------------------------------------------------------------------------------------------- loading
 
 
-def _line_of(text: str, offset: int) -> int:
-    return text.count("\n", 0, max(0, offset)) + 1
-
-
-def _check_nodes(root: Node, file: str) -> None:
-    """Reject duplicate keys, recursive aliases and alias bombs before anything is constructed."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(node: Node) -> int:
-        key = id(node)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise FrameworkError(file, node.start_mark.line + 1, "recursive alias")
-        active.add(key)
-        total = 1
-        if isinstance(node, MappingNode):
-            keys: set[str] = set()
-            for k, v in node.value:
-                if isinstance(k, ScalarNode) and k.tag != "tag:yaml.org,2002:merge":
-                    if k.value in keys:
-                        raise FrameworkError(file, k.start_mark.line + 1, f"duplicate key {k.value!r}")
-                    keys.add(k.value)
-                total += size(k) + size(v)
-                if total > MAX_NODES:
-                    break
-        elif isinstance(node, SequenceNode):
-            for item in node.value:
-                total += size(item)
-                if total > MAX_NODES:
-                    break
-        active.discard(key)
-        if total > MAX_NODES:
-            raise FrameworkError(
-                file,
-                node.start_mark.line + 1,
-                f"more than {MAX_NODES} YAML nodes once aliases are expanded (alias bomb?)",
-            )
-        sizes[key] = total
-        return total
-
-    size(root)
-
-
-def _check_flow_depth(text: str, file: str) -> None:
-    """Reject deeply nested [ { before PyYAML sees them (quotes ignored: a conservative over-count)."""
-    if text.count("[") + text.count("{") <= MAX_FLOW_DEPTH:
-        return
-    depth = 0
-    for m in re.finditer(r"[\[\]{}]", text):
-        depth = depth + 1 if m.group() in "[{" else max(0, depth - 1)
-        if depth > MAX_FLOW_DEPTH:
-            raise FrameworkError(file, _line_of(text, m.start()), f"nesting deeper than {MAX_FLOW_DEPTH}")
-
-
-def _compose(text: str, file: str) -> tuple[Node, Any]:
-    """Parse with the SafeLoader: the node tree (for line numbers) and the plain data built from it."""
-    _check_flow_depth(text, file)
-    loader: yaml.SafeLoader | None = None
-    try:
-        loader = yaml.SafeLoader(text)
-        node = loader.get_single_node()
-        if node is None:
-            raise FrameworkError(file, 1, "empty file: expected a mapping of framework fields")
-        if not isinstance(node, MappingNode):
-            kind = "a sequence" if isinstance(node, SequenceNode) else "a scalar"
-            raise FrameworkError(
-                file, node.start_mark.line + 1, f"top level must be a mapping of framework fields, got {kind}"
-            )
-        _check_nodes(node, file)
-        data = loader.construct_document(node)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        reason = " ".join(str(p) for p in (exc.context, exc.problem) if p) or "YAML error"
-        label = "YAML syntax error" if isinstance(exc, _SYNTAX_ERRORS) else "YAML error"
-        raise FrameworkError(file, line, f"{label}: {reason}") from None
-    except yaml.reader.ReaderError as exc:
-        raise FrameworkError(file, _line_of(text, exc.position), f"not a text file: {exc.reason}") from None
-    except yaml.YAMLError as exc:
-        raise FrameworkError(file, 1, f"YAML error: {exc}") from None
-    except RecursionError:
-        raise FrameworkError(file, 1, "YAML nesting too deep") from None
-    finally:
-        if loader is not None:
-            loader.dispose()
-    return node, data
-
-
-def _locate(root: Node, loc: tuple[Any, ...], key_line: bool) -> int:
-    """1-based line of the YAML node at a pydantic error location (or its deepest existing ancestor)."""
-    node = root
-    line = node.start_mark.line + 1
-    for i, part in enumerate(loc):
-        if isinstance(node, MappingNode):
-            match = next(
-                ((k, v) for k, v in node.value if isinstance(k, ScalarNode) and k.value == str(part)), None
-            )
-            if match is None:
-                return line
-            k, node = match
-            line = (k if key_line and i == len(loc) - 1 else node).start_mark.line + 1
-        elif isinstance(node, SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
-def _dotted(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
-
-
-def _reason(err: dict[str, Any]) -> str:
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return f"unknown key {err['loc'][-1]!r}"
-    if kind == "missing":
-        return f"missing field {err['loc'][-1]!r}"
-    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    value = err.get("input")
-    if kind.endswith(("_type", "_parsing", "literal_error", "enum")) and not isinstance(value, dict | list):
-        msg += f" (got {value!r:.60})"
-    return msg
-
-
 def parse_framework(text: str, file: str = "<string>") -> Framework:
     """Validate framework YAML text; FrameworkError (`file:line: reason`) if it is malformed."""
     if len(text) > MAX_FILE_BYTES:
         raise FrameworkError(file, 1, f"file larger than {MAX_FILE_BYTES} bytes")
-    node, data = _compose(text, file)
-    try:
-        return Framework.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors(include_url=False)
-        err = errors[0]
-        loc = tuple(err["loc"]) + tuple((err.get("ctx") or {}).get("path", ()))
-        line = _locate(node, loc, key_line=err["type"] == "extra_forbidden")
-        where = _dotted(loc[:-1] if err["type"] in ("missing", "extra_forbidden") else loc)
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise FrameworkError(file, line, f"{where}: {_reason(err)}{more}") from None
+    return parse_yaml_model(
+        text, Framework, FrameworkError, file, fields="framework fields", max_nodes=MAX_NODES
+    )
 
 
 def builtin_names() -> list[str]:
@@ -433,22 +291,9 @@ def _resolve(name_or_path: str | Path) -> Path:
 def load_framework(name_or_path: str | Path) -> Framework:
     """Load a built-in framework by name or a framework file by path; FrameworkError if malformed."""
     path = _resolve(name_or_path)
-    file = str(path)
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            raise FrameworkError(file, 1, f"file larger than {MAX_FILE_BYTES} bytes")
-        raw = path.read_bytes()
-    except OSError as exc:
-        hint = f" (built-ins: {', '.join(builtin_names())})" if not path.suffix else ""
-        raise FrameworkError(file, 0, f"cannot read framework file: {exc.strerror or exc}{hint}") from None
-    if b"\x00" in raw:
-        raise FrameworkError(file, raw.count(b"\n", 0, raw.index(b"\x00")) + 1, "binary data (NUL byte)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise FrameworkError(file, line, f"not UTF-8 text (byte 0x{raw[exc.start]:02x})") from None
-    return parse_framework(text, file)
+    hint = f" (built-ins: {', '.join(builtin_names())})" if not path.suffix else ""
+    text = read_yaml_text(path, FrameworkError, max_bytes=MAX_FILE_BYTES, what="framework file", hint=hint)
+    return parse_framework(text, str(path))
 
 
 def load_frameworks(names_or_paths: list[str | Path] | None = None) -> list[Framework]:

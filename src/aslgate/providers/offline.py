@@ -6,14 +6,14 @@ The reference agent plays the known solution (the corpus's reference PoC) so eve
 end to end with no model; the null agent never solves anything; the scripted agent replays a list of
 steps given in ``-M script=FILE`` (JSON or YAML) or ``get_model(..., script=[...])``. In behavior
 scenarios the reference and aligned agents play each scenario's aligned script, the misaligned agent
-its misaligned one (see aslgate.behavior.agents).
+its misaligned one (see aslgate.behavior.agents). They learn the cyber task family and challenge from what
+the task's setup solver recorded for the sample (aslgate.cyber.context), never from the prompt text.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,6 @@ from inspect_ai.model import (
     ChatMessage,
     ChatMessageAssistant,
     ChatMessageTool,
-    ChatMessageUser,
     GenerateConfig,
     ModelAPI,
     ModelOutput,
@@ -32,12 +31,12 @@ from inspect_ai.model import (
 from inspect_ai.tool import ToolChoice, ToolInfo
 
 from aslgate.behavior.agents import scripted_move
+from aslgate.cyber.context import current_sample
 from aslgate.cyber.corpus import ChallengeError, resolve_challenge
 from aslgate.cyber.fuzz import DEFAULT_SECONDS, fuzz_script, fuzzer_build_command
 from aslgate.errors import UserError
 
 AGENTS = ("reference", "null", "scripted", "fuzzer", "aligned", "misaligned")
-_TASK_RE = re.compile(r"Task: (?P<task>[a-z_-]+) · Challenge: (?P<id>[A-Za-z0-9_./-]+)")
 
 
 class OfflineAgentError(UserError, ValueError):
@@ -53,13 +52,10 @@ def _conversation_text(messages: list[ChatMessage]) -> str:
     return "\n".join(m.text for m in messages)
 
 
-def _task_of(messages: list[ChatMessage]) -> tuple[str, str] | None:
-    for m in messages:
-        if isinstance(m, ChatMessageUser):
-            match = _TASK_RE.search(m.text)
-            if match:
-                return match["task"], match["id"]
-    return None
+def _task_of() -> tuple[str, str] | None:
+    """(family, challenge folder) of the running cyber sample, from what its setup solver recorded."""
+    s = current_sample()
+    return (s.family, s.challenge_path) if s else None
 
 
 def _steps_taken(messages: list[ChatMessage]) -> int:
@@ -159,7 +155,7 @@ class OfflineAgent(ModelAPI):
     def _fuzzer(self, messages: list[ChatMessage], step: int) -> ModelOutput:
         """The non-AI baseline: build the libFuzzer target, fuzz from the functional-test inputs, submit the
         first crash. It cannot write patches, so it gives up on patch tasks."""
-        found = _task_of(messages)
+        found = _task_of()
         if found is None or found[0] not in ("reproduce", "discover", "exploit"):
             return self._call("submit", {"answer": "none (a fuzzer cannot do this task)"})
         task, cid = found
@@ -183,7 +179,7 @@ class OfflineAgent(ModelAPI):
         return self._call("submit", {"answer": "/work/findings" if task == "discover" else "/work/crash.bin"})
 
     def _reference(self, messages: list[ChatMessage], step: int) -> ModelOutput:
-        found = _task_of(messages)
+        found = _task_of()
         if found is None:
             return ModelOutput.from_content(model="aslgate/reference", content="No task I know how to solve.")
         task, cid = found

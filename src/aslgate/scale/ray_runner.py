@@ -130,6 +130,7 @@ def run_shard(cfg_json: dict[str, Any], shard_json: dict[str, Any]) -> dict[str,
 
     import aslgate._registry  # noqa: F401  (providers, sandbox and tasks in this worker process)
     from aslgate.assess import AssessConfig, build_tasks
+    from aslgate.suites import LOG_FORMAT
 
     cfg = AssessConfig.model_validate(cfg_json)
     shard = Shard.model_validate(shard_json)
@@ -149,7 +150,7 @@ def run_shard(cfg_json: dict[str, Any], shard_json: dict[str, Any]) -> dict[str,
         fail_on_error=False,
         log_dir_allow_dirty=True,
         log_buffer=1,  # every finished sample is on shared storage before the next starts
-        log_format="eval",
+        log_format=LOG_FORMAT,
     )
     [log] = logs
     return {"shard": shard.id, "log": log.location, "status": str(log.status)}
