@@ -52,7 +52,7 @@ def test_store_determination_and_card_say_published(tmp_path: Path) -> None:
     [row] = store.metrics("Frontier X")
     assert row.published and row.source_url == "https://example.org/card"
     assert store.metrics("Frontier X", run_id=1) == []  # a measured run never mixes in published rows
-    det = determine_all(load_frameworks(["rsp"]), store.metrics("Frontier X"), "Frontier X")
+    det = determine_all(load_frameworks(["preparedness"]), store.metrics("Frontier X"), "Frontier X")
     crossed = [t for t in det.frameworks[0].thresholds if t.metric == "cyber.reproduce.l1.success"]
     assert crossed and crossed[0].status == "crossed"
     assert crossed[0].evidence.published and crossed[0].evidence.source_url == "https://example.org/card"
