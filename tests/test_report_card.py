@@ -142,10 +142,12 @@ def test_lag_cost_fuzzer_published_and_appendix_sections(rendered) -> None:
 def test_published_rows_are_marked_on_the_card() -> None:
     rows = [MetricRow(model="Frontier X", metric="cyber.reproduce.l1.success", k=1252, n=1507, estimate=0.831,
                       low=0.81, high=0.85, published=True, source_url="https://example.org/system-card")]  # fmt: skip
-    det = determine_all(load_frameworks(["rsp"]), rows, "Frontier X")
-    card = _card("Frontier X", ["rsp"]).model_copy(update={"determination": det, "metrics": rows, "logs": []})
+    det = determine_all(load_frameworks(["preparedness"]), rows, "Frontier X")
+    card = _card("Frontier X", ["preparedness"]).model_copy(
+        update={"determination": det, "metrics": rows, "logs": []}
+    )
     page = render_html(card, fonts=False)
-    summary = page[page.index('id="determination"') : page.index('id="fw-rsp"')]
+    summary = page[page.index('id="determination"') : page.index('id="fw-')]
     assert "1 of 1 metric rows are published results" in summary and "(published)" in summary
     assert 'id="offline-banner"' not in page
     assert '<a href="https://example.org/system-card">' in page
