@@ -23,17 +23,9 @@ MAX_TEXT_BYTES = 1024 * 1024
 
 
 def _classifier(model: str | None, margs: list[str] | None, dataset: Path | None) -> Any:
-    from aslgate.gateway.train import load_default_classifier, train_classifier
+    from aslgate.gateway.judge import build_classifier
 
-    offline = train_classifier(dataset)[0] if dataset is not None else load_default_classifier()
-    if not model:
-        return offline
-    from aslgate.gateway.judge import ModelClassifier
-    from aslgate.suites import check_model
-
-    args = model_args(margs)
-    check_model(model, args)
-    return ModelClassifier(model, fallback=offline, model_args=args)
+    return build_classifier(model, model_args(margs), dataset=dataset)
 
 
 @classifier_app.command("eval")

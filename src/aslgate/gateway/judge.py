@@ -193,3 +193,19 @@ class ModelClassifier:
             source=f"fallback:{self.fallback.name}",
             detail=why,
         )
+
+
+def build_classifier(
+    model: str | None = None, model_args: dict[str, Any] | None = None, *, dataset: Any = None
+) -> Classifier:
+    """The gateway's classifier: the offline one, or a judge model (`--classifier-model`) that falls
+    back to the offline one. An unusable model name is a one-line UserError."""
+    from aslgate.gateway.train import load_default_classifier, train_classifier
+
+    offline = train_classifier(dataset)[0] if dataset is not None else load_default_classifier()
+    if not model:
+        return offline
+    from aslgate.suites import check_model
+
+    check_model(model, model_args)
+    return ModelClassifier(model, fallback=offline, model_args=model_args)
