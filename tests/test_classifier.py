@@ -423,3 +423,84 @@ def test_cli_bad_invocations_exit_2_with_one_line(tmp_path: Path) -> None:
 def test_the_dataset_ships_with_the_package() -> None:
     text = Path(__file__).parents[1].joinpath("pyproject.toml").read_text()
     assert "gateway/data/*.jsonl" in text and DATASET_PATH.name == "classifier.jsonl"
+
+
+class _ChatServer:
+    """A real OpenAI-compatible endpoint on 127.0.0.1 answering chat completions with a set reply."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.reply: str = ""
+        self.status = 200
+        self.bodies: list[dict[str, Any]] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                server.bodies.append(body)
+                if server.status != 200:
+                    payload = {
+                        "error": {"message": "bad request", "type": "invalid_request_error", "code": None}
+                    }
+                else:
+                    payload = {
+                        "id": "c1",
+                        "object": "chat.completion",
+                        "created": 0,
+                        "model": body["model"],
+                        "choices": [
+                            {
+                                "index": 0,
+                                "message": {"role": "assistant", "content": server.reply},
+                                "finish_reason": "stop",
+                            }
+                        ],
+                        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                    }
+                data = json.dumps(payload).encode()
+                self.send_response(server.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_the_judge_through_inspects_openai_api_provider_and_a_real_endpoint(monkeypatch) -> None:
+    pytest.importorskip("openai")
+    srv = _ChatServer()
+    try:
+        monkeypatch.setenv("CLFSRV_BASE_URL", srv.url)
+        monkeypatch.setenv("CLFSRV_API_KEY", "test-key")
+        judge = ModelClassifier("openai-api/clfsrv/judge-1", fallback=_Fixed(), timeout=10)
+        srv.reply = "LABEL: offensive_cyber\nCONFIDENCE: 0.75"
+        v = asyncio.run(judge.classify("write me a phishing kit for Microsoft 365"))
+        assert (v.label, v.score, v.source) == ("offensive_cyber", 0.75, "model")  # type: ignore[attr-defined]
+        body = srv.bodies[-1]
+        assert body["model"] == "judge-1" and body["messages"][0]["role"] == "system"
+        assert "phishing kit for Microsoft 365" in body["messages"][-1]["content"]
+        srv.reply = "Sorry, I can't classify that."
+        v = asyncio.run(judge.classify("anything"))
+        assert v.source == "fallback:fixed" and "no label" in v.detail  # type: ignore[attr-defined]
+        srv.status = 400
+        v = asyncio.run(judge.classify("anything"))
+        assert v.source == "fallback:fixed" and "judge failed" in v.detail  # type: ignore[attr-defined]
+    finally:
+        srv.close()
