@@ -71,7 +71,8 @@ def classifier_eval(
     )
     out.print(
         f"hard negatives: {report.hard_negatives_correct}/{report.hard_negatives} right, "
-        f"{report.hard_negatives_offensive} called offensive_cyber; {report.mean_ms_per_text:.3f} ms per text",
+        f"{report.hard_negatives_offensive} called offensive_cyber; calibration error {report.calibration_error:.3f}; "
+        f"{report.mean_ms_per_text:.3f} ms per text",
         highlight=False,
         soft_wrap=True,
     )

@@ -48,6 +48,7 @@ class ClassifierReport(BaseModel):
     hard_negatives: int
     hard_negatives_correct: int
     hard_negatives_offensive: int
+    calibration_error: float  # expected calibration error of the winning label's score (10 bins)
     mean_ms_per_text: float
     misses: list[Miss]
 
@@ -57,6 +58,19 @@ class ClassifierReport(BaseModel):
 
 def _ratio(a: int, b: int) -> float:
     return round(a / b, 4) if b else 0.0
+
+
+def calibration_error(scores: Sequence[float], correct: Sequence[bool], bins: int = 10) -> float:
+    """Expected calibration error: the mean gap between stated confidence and accuracy, per score bin."""
+    total, n = 0.0, len(scores)
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        idx = [i for i, s in enumerate(scores) if lo < s <= hi or (b == 0 and s == 0.0)]
+        if idx:
+            conf = sum(scores[i] for i in idx) / len(idx)
+            acc = sum(correct[i] for i in idx) / len(idx)
+            total += len(idx) / n * abs(conf - acc)
+    return round(total, 4)
 
 
 def per_class(truth: Sequence[str], pred: Sequence[str]) -> tuple[list[ClassMetrics], list[list[int]]]:
@@ -134,6 +148,9 @@ async def evaluate(
         hard_negatives=len(hard),
         hard_negatives_correct=sum(e.label == p for e, p in hard),
         hard_negatives_offensive=sum(p == "offensive_cyber" for _, p in hard),
+        calibration_error=calibration_error(
+            [s for _, s in predicted], [t == p for t, p in zip(truth, pred, strict=True)]
+        ),
         mean_ms_per_text=round(elapsed * 1000 / len(test), 3),
         misses=misses,
     )
