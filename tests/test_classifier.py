@@ -521,3 +521,12 @@ def test_the_judge_through_inspects_openai_api_provider_and_a_real_endpoint(monk
         assert v.source == "fallback:fixed" and "judge failed" in v.detail  # type: ignore[attr-defined]
     finally:
         srv.close()
+
+
+def test_the_interface_module_hands_out_the_classifiers() -> None:
+    from aslgate.gateway import classifier
+
+    assert classifier.load_default_classifier() is load_default_classifier()
+    judge = classifier.build_classifier("clftest/reply", {"reply": "LABEL: benign"})
+    assert isinstance(judge, ModelClassifier) and judge.fallback is load_default_classifier()
+    assert classifier.build_classifier() is load_default_classifier()

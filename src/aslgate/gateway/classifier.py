@@ -28,3 +28,18 @@ class Classifier(Protocol):
     name: str
 
     async def classify(self, text: str) -> Verdict: ...
+
+
+def load_default_classifier() -> Classifier:
+    """The offline classifier trained on the shipped dataset (aslgate.gateway.train; trained at first use,
+    then cached on disk and in the process). Call it at start-up: the first call may train for seconds."""
+    from aslgate.gateway.train import load_default_classifier as load
+
+    return load()
+
+
+def build_classifier(model: str | None = None, model_args: dict[str, str] | None = None) -> Classifier:
+    """The offline classifier, or a judge model (any Inspect model name) that falls back to it."""
+    from aslgate.gateway.judge import build_classifier as build
+
+    return build(model, model_args)
