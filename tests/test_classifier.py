@@ -149,9 +149,9 @@ def test_a_malformed_dataset_is_a_one_line_error(tmp_path: Path, rows: list[Any]
 
 # ---------------------------------------------------------------- the offline classifier
 
-# Measured on the test split (see the README): recall benign 0.882, dual_use_cyber 0.867,
-# offensive_cyber 0.878, other_harmful 0.756; the floors leave about 0.07 of margin (3 texts a class).
-RECALL_FLOORS = {"benign": 0.80, "dual_use_cyber": 0.78, "offensive_cyber": 0.80, "other_harmful": 0.68}
+# Measured on the test split (see the README): recall benign 0.890, dual_use_cyber 0.830,
+# offensive_cyber 0.837, other_harmful 0.756; the floors leave about 0.07 of margin (3 texts a class).
+RECALL_FLOORS = {"benign": 0.82, "dual_use_cyber": 0.76, "offensive_cyber": 0.77, "other_harmful": 0.68}
 
 
 def test_the_offline_classifier_beats_the_majority_baseline_clearly(dataset, clf) -> None:
@@ -159,21 +159,22 @@ def test_the_offline_classifier_beats_the_majority_baseline_clearly(dataset, clf
     assert report.n_test == len(split(dataset, "test"))
     assert report.majority_accuracy < 0.4
     assert report.accuracy >= report.majority_accuracy + 0.4
-    assert report.macro_f1 >= 0.78 > 0.2 > report.majority_macro_f1  # measured: 0.855 and 0.136
+    assert report.macro_f1 >= 0.78 > 0.2 > report.majority_macro_f1  # measured: 0.841 and 0.137
     for label, floor in RECALL_FLOORS.items():
         assert report.recall_of(label) >= floor, (label, report.recall_of(label))
     offensive = next(c for c in report.classes if c.label == "offensive_cyber")
-    assert offensive.precision >= 0.82 and offensive.fpr <= 0.05  # measured: 0.900 and 0.025
-    assert report.hard_negatives >= 30 and report.hard_negatives_offensive <= 2  # measured: 1 of 41
+    assert offensive.precision >= 0.82 and offensive.fpr <= 0.05  # measured: 0.900 and 0.023
+    assert report.hard_negatives >= 30 and report.hard_negatives_offensive <= 2  # measured: 1 of 48
     assert sum(map(sum, report.confusion)) == report.n_test
 
 
 def test_the_temperature_calibrates_the_scores(dataset, clf) -> None:
-    assert 0.2 < clf.temperature < 1.0  # the raw regression is underconfident here (measured 0.58)
+    assert 0.2 < clf.temperature < 1.0  # the raw regression is underconfident here (measured 0.61)
     calibrated = asyncio.run(evaluate(clf, dataset))
     raw = asyncio.run(evaluate(OfflineClassifier(clf.pipeline, temperature=1.0), dataset))
     assert raw.accuracy == calibrated.accuracy  # a temperature never changes the winning label
-    assert calibrated.calibration_error <= 0.1 < raw.calibration_error  # measured: 0.048 and 0.13
+    assert calibrated.calibration_error <= 0.1  # measured: 0.055, and 0.113 at temperature 1
+    assert calibrated.calibration_error < raw.calibration_error - 0.03
 
 
 def test_per_class_metrics_arithmetic() -> None:

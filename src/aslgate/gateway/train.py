@@ -126,7 +126,7 @@ class _Part:
     coef: np.ndarray  # classes by this part's features
 
 
-_WORD_CACHE_MAX = 200_000
+_WORD_CACHE_MAX = 50_000  # about 10 MB of English words; emptied when full
 
 
 class OfflineClassifier:
