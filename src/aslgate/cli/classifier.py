@@ -76,6 +76,12 @@ def classifier_eval(
         highlight=False,
         soft_wrap=True,
     )
+    if report.fallbacks:
+        out.print(
+            f"{report.fallbacks} of {report.n_test} texts got no usable judge verdict; the fallback classifier answered",
+            highlight=False,
+            soft_wrap=True,
+        )
     confusion = Table("true \\ predicted", *report.labels, title="confusion matrix")
     for label, row in zip(report.labels, report.confusion, strict=True):
         confusion.add_row(label, *(str(n) for n in row))

@@ -49,6 +49,7 @@ class ClassifierReport(BaseModel):
     hard_negatives_correct: int
     hard_negatives_offensive: int
     calibration_error: float  # expected calibration error of the winning label's score (10 bins)
+    fallbacks: int  # texts a judge model gave no usable verdict on (its fallback classifier answered)
     mean_ms_per_text: float
     misses: list[Miss]
 
@@ -95,13 +96,13 @@ def per_class(truth: Sequence[str], pred: Sequence[str]) -> tuple[list[ClassMetr
     return rows, confusion
 
 
-async def _predict(clf: Classifier, texts: Sequence[str], concurrency: int) -> list[tuple[str, float]]:
+async def _predict(clf: Classifier, texts: Sequence[str], concurrency: int) -> list[tuple[str, float, bool]]:
     sem = asyncio.Semaphore(concurrency)
 
-    async def one(text: str) -> tuple[str, float]:
+    async def one(text: str) -> tuple[str, float, bool]:
         async with sem:
             v = await clf.classify(text)
-            return v.label, v.score
+            return v.label, v.score, str(getattr(v, "source", "")).startswith("fallback")
 
     return await asyncio.gather(*(one(t) for t in texts))
 
@@ -122,14 +123,14 @@ async def evaluate(
     predicted = await _predict(clf, [e.text for e in test], concurrency)
     elapsed = time.perf_counter() - t0
     truth = [e.label for e in test]
-    pred = [p for p, _ in predicted]
+    pred = [p for p, _, _ in predicted]
     classes, confusion = per_class(truth, pred)
     majority = Counter(e.label for e in train or test).most_common(1)[0][0]
     base_classes, _ = per_class(truth, [majority] * len(truth))
     hard = [(e, p) for e, p in zip(test, pred, strict=True) if e.hard_negative]
     misses = [
         Miss(id=e.id, label=e.label, predicted=p, score=s, text=e.text[:200])
-        for e, (p, s) in zip(test, predicted, strict=True)
+        for e, (p, s, _) in zip(test, predicted, strict=True)
         if p != e.label
     ]
     return ClassifierReport(
@@ -149,8 +150,9 @@ async def evaluate(
         hard_negatives_correct=sum(e.label == p for e, p in hard),
         hard_negatives_offensive=sum(p == "offensive_cyber" for _, p in hard),
         calibration_error=calibration_error(
-            [s for _, s in predicted], [t == p for t, p in zip(truth, pred, strict=True)]
+            [s for _, s, _ in predicted], [t == p for t, p in zip(truth, pred, strict=True)]
         ),
+        fallbacks=sum(f for _, _, f in predicted),
         mean_ms_per_text=round(elapsed * 1000 / len(test), 3),
         misses=misses,
     )

@@ -141,7 +141,7 @@ class ModelClassifier:
         from inspect_ai.model import Model, get_model
 
         self.model: Model = model if isinstance(model, Model) else get_model(model, **(model_args or {}))
-        self.name = f"model:{self.model.name if isinstance(model, Model) else model}"
+        self.name = f"model:{self.model}"
         self._fallback = fallback
         self.timeout = timeout
         self.max_tokens = max_tokens
