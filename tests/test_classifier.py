@@ -440,6 +440,12 @@ def test_cli_bad_invocations_exit_2_with_one_line(tmp_path: Path) -> None:
     assert_one_line_error(invoke("classifier", "eval", "--data", str(tmp_path)), "is a directory")
     bad = _write(tmp_path, [GOOD, {**GOOD, "id": "x-2", "label": "spicy"}])
     assert_one_line_error(invoke("classifier", "eval", "--data", str(bad)), "d.jsonl:2: label")
+    only_benign = _write(tmp_path, [GOOD, {**GOOD, "id": "x-2", "split": "test"}])
+    assert_one_line_error(
+        invoke("classifier", "eval", "--data", str(only_benign)), "no example labeled dual_use_cyber"
+    )
+    no_test = _write(tmp_path, [{**GOOD, "id": f"x-{i}", "label": lab} for i, lab in enumerate(LABELS)])
+    assert_one_line_error(invoke("classifier", "eval", "--data", str(no_test)), "no example has split 'test'")
     assert_one_line_error(invoke("classifier", "classify", "hi", "--model", "nosuchprovider/x"), "not usable")
     assert_one_line_error(
         invoke("classifier", "classify", "hi", "--model", "clftest/reply", "-M", "reply"), "KEY=VALUE"

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from aslgate.gateway.classifier import LABELS, Classifier
-from aslgate.gateway.classifier_data import Example, load_dataset, split
+from aslgate.gateway.classifier_data import DatasetError, Example, load_dataset, split
 
 
 class ClassMetrics(BaseModel):
@@ -118,7 +118,7 @@ async def evaluate(
     data = list(examples) if examples is not None else load_dataset(dataset)
     train, test = split(data, "train"), split(data, "test")
     if not test:
-        raise ValueError("the dataset has no test examples")
+        raise DatasetError(f"{dataset or 'the dataset'}: no example has split 'test'; nothing to score")
     t0 = time.perf_counter()
     predicted = await _predict(clf, [e.text for e in test], concurrency)
     elapsed = time.perf_counter() - t0

@@ -2,14 +2,14 @@
 
 It is trained on the shipped dataset's train split the first time it is needed and cached as a pickle
 under the aslgate cache (ASLGATE_CACHE, else ~/.cache/aslgate), keyed by the dataset's sha256, the
-scikit-learn version and the feature version, so a changed dataset or library retrains by itself.
+scikit-learn version and a digest of the settings, so a changed dataset, library or setting retrains.
 
 The scores are calibrated by a temperature fitted on out-of-fold logits of the train split (the raw
 logistic regression is underconfident here: balanced class weights and strong regularisation).
 
 Scoring does not go through scikit-learn's per-call machinery: the fitted vocabularies, idf weights
 and coefficients are read out once and a text is scored with set lookups and one small matrix product
-(the same numbers as `predict_proba`, a test checks it), about ten times faster on a 4 kB text.
+(the pipeline's own numbers, a test checks it), about ten times faster on a 4 kB text.
 Features are binary (a text's distinct n-grams), so a repeated word costs nothing.
 """
 
@@ -31,7 +31,14 @@ from typing import Any
 import numpy as np
 
 from aslgate.gateway.classifier import LABELS, Label, Verdict
-from aslgate.gateway.classifier_data import DATASET_PATH, Example, dataset_sha256, load_dataset, split
+from aslgate.gateway.classifier_data import (
+    DATASET_PATH,
+    DatasetError,
+    Example,
+    dataset_sha256,
+    load_dataset,
+    split,
+)
 
 FEATURES_VERSION = 4
 SEED = 15
@@ -82,8 +89,11 @@ def build_pipeline() -> Any:
 
 
 def fit_pipeline(examples: Sequence[Example]) -> Any:
-    if len({e.label for e in examples}) < 2:
-        raise ValueError("training needs examples of at least two labels")
+    missing = sorted(set(LABELS) - {e.label for e in examples})
+    if missing:
+        raise DatasetError(
+            f"the train split has no example labeled {', '.join(missing)}; every label needs some"
+        )
     pipe = build_pipeline()
     pipe.fit([e.text for e in examples], [e.label for e in examples])
     return pipe
