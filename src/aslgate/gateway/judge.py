@@ -19,6 +19,7 @@ from typing import Any
 from aslgate.gateway.classifier import LABELS, Classifier, Label, Verdict
 
 MAX_JUDGED_CHARS = 12_000
+MAX_REPLY_CHARS = 100_000  # only the end of a longer reply is read (where the answer follows any reasoning)
 
 SYSTEM_PROMPT = """You are a safety classifier in front of a model with strong cyber capabilities.
 Label the text between the markers (a user's request or a model's response) with exactly one of:
@@ -69,7 +70,7 @@ def _label_of(word: str) -> Label:
 
 def parse_reply(reply: str) -> tuple[Label, float]:
     """The label and confidence in a judge's reply; ParseError if it names no label or several."""
-    text = _THINK.sub(" ", reply or "").strip()
+    text = _THINK.sub(" ", (reply or "")[-MAX_REPLY_CHARS:]).strip()
     if not text:
         raise ParseError("empty reply")
     label: Label | None = None
