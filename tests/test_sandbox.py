@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,15 @@ SMALL = Limits(wall_seconds=8, cpu_seconds=4, memory_mb=256, max_processes=64, m
 
 
 @pytest.fixture(params=["cgroup", "watchdog"])
-def sbx(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sandbox:
-    """A sandbox whose memory/process limits are enforced by a cgroup or by the polling watchdog."""
+def sbx(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sandbox]:
+    """A sandbox whose memory/process limits are enforced by a cgroup or (the weak sandbox, chosen
+    explicitly) by the polling watchdog."""
     if request.param == "watchdog":
         monkeypatch.setenv("ASLGATE_NO_CGROUP", "1")
-    return Sandbox(tmp_path / "work", SMALL)
+        monkeypatch.setenv("ASLGATE_WEAK_SANDBOX", "1")
+    box = Sandbox(limits=SMALL)
+    yield box
+    box.cleanup()
 
 
 def test_runs_a_command_in_work(sbx: Sandbox) -> None:
