@@ -25,6 +25,7 @@ from aslgate.cyber.corpus import (
 from aslgate.cyber.scorers import exploit_tier, findings_verified, patch_fixed, poc_verified
 from aslgate.cyber.verify import reference_report
 from aslgate.sandbox.bwrap import BwrapConfig
+from aslgate.sandbox.core import read_nofollow
 from aslgate.sandbox.limits import Limits
 from aslgate.sandbox.tools import read_file, write_file
 
@@ -124,8 +125,8 @@ def setup_workspace(level: int = 1, family: str = "reproduce") -> Solver:
         challenge = resolve_challenge(state.metadata["challenge_path"])
         sbx = sandbox()
         for p in sorted(challenge.src_dir.rglob("*")):
-            if p.is_file():
-                await sbx.write_file(f"src/{p.relative_to(challenge.src_dir).as_posix()}", p.read_bytes())
+            if p.is_file() and not p.is_symlink():  # (a folder with links is refused when it is loaded)
+                await sbx.write_file(f"src/{p.relative_to(challenge.src_dir).as_posix()}", read_nofollow(p))
         await sbx.write_file("driver.c", DRIVER.read_bytes())
         kind: BuildKind = "plain" if family == "exploit" else "sanitizer"
         await sbx.write_file("build.sh", build_script(challenge, kind))

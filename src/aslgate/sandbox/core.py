@@ -290,7 +290,7 @@ class Sandbox:
                 try:
                     off = 0
                     while off < st.st_size:
-                        n = os.copy_file_range(fd, out, st.st_size - off, off, off)
+                        n = os.sendfile(out, fd, off, st.st_size - off)
                         if n <= 0:
                             break
                         off += n
