@@ -61,6 +61,7 @@ class RunResult:
     limit: Literal["wall", "cpu", "memory", "processes", "file_size"] | None = None
     stdout_truncated: bool = False
     stderr_truncated: bool = False
+    cpu_seconds: float | None = None  # total CPU of every process of the command (cgroup accounting only)
 
     @property
     def signal(self) -> int | None:
@@ -488,7 +489,10 @@ class Sandbox:
             dog.cancel()
             for t in tasks:
                 t.cancel()
+            cpu_used = None
             if cgroup is not None:
+                if cgroup.accounts_cpu:
+                    cpu_used = round(cgroup.cpu_seconds(), 3)
                 if cgroup.oom_killed():
                     limit_hit.append("memory")
                 elif cgroup.pids_exhausted():
@@ -507,6 +511,7 @@ class Sandbox:
             limit=limit_hit[0] if limit_hit else None,  # type: ignore[arg-type]
             stdout_truncated=out.truncated,
             stderr_truncated=err.truncated,
+            cpu_seconds=cpu_used,
         )
 
     def run_sync(self, cmd: list[str], **kwargs: Any) -> RunResult:
