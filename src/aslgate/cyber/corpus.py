@@ -231,7 +231,7 @@ def check_folder_files(d: Path) -> None:
                 raise ChallengeError(f"{p}: symbolic links are not allowed in a challenge folder")
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 raise ChallengeError(
-                    f"{p}: only regular files and directories are allowed in a challenge folder"
+                    f"{p}: a device, fifo or socket: only regular files and directories are allowed in a challenge folder"
                 )
 
 
