@@ -26,6 +26,7 @@ from aslgate.cyber.scorers import exploit_tier, findings_verified, patch_fixed, 
 from aslgate.cyber.verify import reference_report
 from aslgate.sandbox.bwrap import BwrapConfig
 from aslgate.sandbox.core import read_nofollow
+from aslgate.sandbox.host import mode_label
 from aslgate.sandbox.limits import Limits
 from aslgate.sandbox.tools import read_file, write_file
 
@@ -205,7 +206,7 @@ def _cyber_task(
         scorer=scorer,
         sandbox=_sandbox(),
         message_limit=message_limit,
-        metadata={"suite": "cyber", "family": family, **meta},
+        metadata={"suite": "cyber", "family": family, "sandbox": mode_label(), **meta},
     )
 
 
