@@ -18,7 +18,7 @@ from aslgate.cyber.corpus import ChallengeError, build, load_challenge
 from aslgate.cyber.patching import poc_variants
 from aslgate.cyber.verify import run_binary, verify_poc
 from aslgate.sandbox import probes
-from aslgate.sandbox.core import IntegrityError, Sandbox
+from aslgate.sandbox.core import IntegrityError, Sandbox, SandboxError
 from aslgate.sandbox.host import SandboxUnavailable, host_mode
 
 pytestmark = [
@@ -211,3 +211,10 @@ def test_host_side_reads_never_follow_links_planted_by_the_sandbox() -> None:
     finally:
         sbx.cleanup()
     assert not Path("/etc/planted").exists()
+
+
+def test_a_private_sandbox_root_is_refused_in_one_line(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(SandboxError, match="not traversable by the sandbox user"):
+        Sandbox(private / "work")

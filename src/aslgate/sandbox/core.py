@@ -106,6 +106,8 @@ class Sandbox:
         _sweep_stale_mounts()
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix=f"aslgate-sbx-{os.getpid()}-", dir=root))
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.host.uid is not None:
+            _check_traversable(self.workdir.parent)
         self._mounted = False
         uid, gid = self.host.uid, self.host.gid
         if self.host.mount_work:
@@ -542,6 +544,17 @@ class Sandbox:
             if "Is a directory" in msg:
                 raise IsADirectoryError(path)
             raise PermissionError(f"{path}: {msg}")
+
+
+def _check_traversable(d: Path) -> None:
+    """bwrap runs as the sandbox user and resolves /work's host path itself: every ancestor must let others
+    through (x for others), as /tmp does; a private root such as /root/... cannot hold sandboxes."""
+    for p in [d, *d.parents]:
+        if not os.stat(p).st_mode & stat.S_IXOTH:
+            raise SandboxError(
+                f"{p}: not traversable by the sandbox user (mode {stat.filemode(os.stat(p).st_mode)}); "
+                "put sandboxes elsewhere with ASLGATE_SANDBOX_ROOT (e.g. /tmp or /var/tmp)"
+            )
 
 
 def _rel_parts(rel: str) -> list[str]:
