@@ -113,8 +113,14 @@ class Sandbox:
         if self.host.mount_work:
             if any(self.workdir.iterdir()):
                 raise SandboxError(f"{self.workdir}: a sandbox's working directory must start empty")
-            _mount_tmpfs(self.workdir, self.limits.work_mb * MiB, uid or 0, gid or 0)
-            self._mounted = True
+            try:
+                _mount_tmpfs(self.workdir, self.limits.work_mb * MiB, uid or 0, gid or 0)
+                self._mounted = True
+            except SandboxError:
+                if self.host.mode == "strong":
+                    raise
+                if uid is not None and gid is not None:  # the weak sandbox: an unbounded host directory
+                    os.chown(self.workdir, uid, gid)
         elif uid is not None and gid is not None:
             os.chown(self.workdir, uid, gid)
         os.chmod(self.workdir, 0o700)
@@ -623,7 +629,10 @@ def _mount_tmpfs(path: Path, size: int, uid: int, gid: int) -> None:
     opts = f"size={size},mode=0700,uid={uid},gid={gid}".encode()
     if _libc().mount(b"tmpfs", os.fsencode(path), b"tmpfs", _MS_NOSUID | _MS_NODEV, opts) != 0:
         e = ctypes.get_errno()
-        raise SandboxError(f"cannot mount the sandbox's /work at {path}: {os.strerror(e)}")
+        raise SandboxError(
+            f"cannot mount the sandbox's /work at {path}: {os.strerror(e)} (or accept a weaker sandbox with "
+            "--weak-sandbox, ASLGATE_WEAK_SANDBOX=1)"
+        )
     _mounts.add(str(path))
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import pwd
+import shutil
+import subprocess
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Literal
@@ -59,6 +61,24 @@ def _lookup(name: str) -> tuple[int, int] | None:
     return (pw.pw_uid, pw.pw_gid) if pw.pw_uid != 0 else None
 
 
+@cache
+def _userns_problem(uid: int, gid: int) -> str | None:
+    """Run bwrap once as the sandbox user (once per process, ~10 ms): unprivileged user namespaces may be
+    disabled (kernel.unprivileged_userns_clone=0, an AppArmor restriction). None when it works."""
+    bwrap, setpriv = shutil.which("bwrap"), shutil.which("setpriv")
+    if not bwrap or not setpriv:
+        return "bwrap is not installed"
+    cmd = [setpriv, f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all", "--no-new-privs",
+           bwrap, "--unshare-all", "--unshare-user", "--disable-userns", "--ro-bind", "/", "/", "--", "/bin/true"]  # fmt: skip
+    try:
+        r = subprocess.run(cmd, env={}, cwd="/", capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return str(e)
+    if r.returncode == 0:
+        return None
+    return (r.stderr.decode(errors="replace").strip().splitlines() or [f"exit {r.returncode}"])[-1]
+
+
 def host_mode() -> HostMode:
     """Inspect the host (cheap: a passwd lookup and a few stat calls)."""
     from aslgate.sandbox.limits import cgroups_available
@@ -70,6 +90,14 @@ def host_mode() -> HostMode:
         missing.append("aslgate is not running as root (needed to switch to the sandbox uid and mount /work)")
     elif ident is None:
         missing.append(f"no unprivileged user {sandbox_user()!r} (run scripts/setup.sh)")
+    elif not shutil.which("setpriv"):
+        missing.append("setpriv is not installed (util-linux; run scripts/setup.sh)")
+        ident = None
+    else:
+        problem = _userns_problem(*ident)
+        if problem:
+            missing.append(f"bubblewrap cannot build a sandbox as {sandbox_user()!r}: {problem}")
+            ident = None
     cg = cgroups_available()
     if not cg:
         missing.append(

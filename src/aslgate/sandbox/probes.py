@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from aslgate.sandbox.core import RunResult, Sandbox
+from aslgate.sandbox.core import RunResult, Sandbox, SandboxError
 from aslgate.sandbox.host import host_mode
 from aslgate.sandbox.limits import Limits
 
@@ -681,7 +681,7 @@ async def build_kit(scratch: Path) -> Path:
         sbx.put_file("probe.c", PROBE_C)
         r = await sbx.run(["clang", "-O1", "-o", "probe", "probe.c"])
         if r.returncode != 0:
-            raise RuntimeError(f"cannot compile the probes: {r.text('stderr')[-300:]}")
+            raise SandboxError(f"cannot compile the probes in the sandbox: {r.text('stderr').strip()[-300:]}")
         kit = scratch / "probe"
         kit.write_bytes(sbx.get_file("probe"))
         os.chmod(kit, 0o555)
