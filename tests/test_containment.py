@@ -218,3 +218,17 @@ def test_a_private_sandbox_root_is_refused_in_one_line(tmp_path: Path) -> None:
     private.mkdir(mode=0o700)
     with pytest.raises(SandboxError, match="not traversable by the sandbox user"):
         Sandbox(private / "work")
+
+
+def test_the_weak_sandbox_is_weaker_and_the_probes_say_so(
+    ctx: probes.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without cgroups (the weak sandbox, chosen explicitly) tmpfs memory escapes the memory limit and CPU
+    is limited per process only: both probes must report it."""
+    monkeypatch.setenv("ASLGATE_NO_CGROUP", "1")
+    monkeypatch.setenv("ASLGATE_WEAK_SANDBOX", "1")
+    assert host_mode().mode == "weak"
+    assert not asyncio.run(probes._cpu(ctx))[0]
+    assert not asyncio.run(probes._tmpfs_memory(ctx))[0]
+    assert asyncio.run(probes._ptrace(ctx))[0]  # the seccomp and /proc/1/mem layers do not need cgroups
+    assert asyncio.run(probes._daemon(ctx))[0]

@@ -363,6 +363,14 @@ class Sandbox:
             "/tmp",
             "--proc",
             "/proc",
+            # bwrap's own pid 1 (its init, which carries the death signal): its memory is masked, so no code
+            # can be written into it (ptrace writes and process_vm_writev are refused by seccomp)
+            "--ro-bind",
+            "/dev/null",
+            "/proc/1/mem",
+            "--ro-bind",
+            "/dev/null",
+            "/proc/1/task/1/mem",
             "--ro-bind",
             "/proc/sys",
             "/proc/sys",

@@ -44,6 +44,7 @@ PROBE_C = r"""
 #include <sys/personality.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,6 +111,11 @@ int main(int argc, char **argv) {
     if (rc == 0) ptrace(PTRACE_DETACH, 1, 0, 0);
     check("PTRACE_SEIZE pid 1", ptrace(PTRACE_SEIZE, 1, 0, 0), 1);
     check("PTRACE_TRACEME", ptrace(PTRACE_TRACEME, 0, 0, 0), 1);
+    check("open(/proc/1/mem, O_RDWR)", open("/proc/1/mem", O_RDWR), 0);
+    check("open(/proc/1/task/1/mem, O_RDWR)", open("/proc/1/task/1/mem", O_RDWR), 0);
+    char word[8] = {0};
+    struct iovec local = {word, sizeof word}, remote = {(void *)0x10000, sizeof word};
+    check("process_vm_writev pid 1", process_vm_writev(1, &local, 1, &remote, 1, 0), 1);
   } else if (!strcmp(m, "forkburst")) {
     int n = argc > 2 ? atoi(argv[2]) : 1000, ok = 0;
     for (int i = 0; i < n; i++) {
@@ -274,7 +280,7 @@ async def _kernel(ctx: Context) -> tuple[bool, str]:
 
 @probe(
     "ptrace pid 1",
-    "attach to the sandbox's pid 1 and inject (POKEDATA/POKEUSER/SETREGS/SETOPTIONS/CONT, SEIZE)",
+    "attach to the sandbox's pid 1 and inject (POKEDATA/POKEUSER/SETREGS/SETOPTIONS/CONT, SEIZE, /proc/1/mem, process_vm_writev)",
 )
 async def _ptrace(ctx: Context) -> tuple[bool, str]:
     r = await _run(ctx, ["./probe", "ptrace"])

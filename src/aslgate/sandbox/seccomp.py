@@ -79,6 +79,7 @@ DENIED = [
     "uselib",
     "nfsservctl",
     "vhangup",
+    "process_vm_writev",
 ]
 
 # syscall numbers: x86_64 from asm/unistd_64.h, aarch64 from asm-generic/unistd.h
@@ -89,7 +90,7 @@ _X86_64 = dict(
     init_module=175, finit_module=313, delete_module=176, userfaultfd=323, personality=135, iopl=172,
     ioperm=173, swapon=167, swapoff=168, reboot=169, acct=163, quotactl=179, syslog=103,
     open_by_handle_at=304, name_to_handle_at=303, io_uring_setup=425, io_uring_enter=426,
-    io_uring_register=427, clone=56, clone3=435, lookup_dcookie=212, uselib=134, nfsservctl=180, vhangup=153,
+    io_uring_register=427, process_vm_writev=311, clone=56, clone3=435, lookup_dcookie=212, uselib=134, nfsservctl=180, vhangup=153,
 )  # fmt: skip
 _AARCH64 = dict(
     ptrace=117, keyctl=219, add_key=217, request_key=218, mount=40, umount2=39, pivot_root=41, chroot=51,
@@ -97,7 +98,7 @@ _AARCH64 = dict(
     unshare=97, setns=268, bpf=280, perf_event_open=241, kexec_load=104, kexec_file_load=294,
     init_module=105, finit_module=273, delete_module=106, userfaultfd=282, personality=92, swapon=224,
     swapoff=225, reboot=142, acct=89, quotactl=60, syslog=116, open_by_handle_at=265, name_to_handle_at=264,
-    io_uring_setup=425, io_uring_enter=426, io_uring_register=427, clone=220, clone3=435, lookup_dcookie=18,
+    io_uring_setup=425, io_uring_enter=426, io_uring_register=427, process_vm_writev=271, clone=220, clone3=435, lookup_dcookie=18,
     nfsservctl=42, vhangup=58,
 )  # fmt: skip
 ARCHES = {"x86_64": (0xC000003E, _X86_64), "aarch64": (0xC00000B7, _AARCH64)}
