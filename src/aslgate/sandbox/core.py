@@ -207,14 +207,11 @@ class Sandbox:
                         f"{path}: not a regular file or directory (not copied into the sandbox)"
                     )
             dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-            if not filenames and not dirnames:
-                self._close(self._dir_fd(_rel_parts(f"{rel}/{here.as_posix()}"), create=True))
-
-    @staticmethod
-    def _close(fd: int) -> None:
-        os.close(fd)
+            if not filenames and not dirnames:  # an empty directory: create it too
+                os.close(self._dir_fd(_rel_parts(f"{rel}/{here.as_posix()}"), create=True))
 
     def put_symlink(self, rel: str, target: str) -> None:
+        """Create the link /work/<rel> -> target (it resolves inside the sandbox, never on the host side)."""
         *parents, name = _rel_parts(rel)
         dfd = self._dir_fd(parents, create=True)
         try:
