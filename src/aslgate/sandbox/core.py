@@ -472,10 +472,10 @@ class Sandbox:
                         return
                     continue
                 rss, count = _tree_usage(proc.pid)
-                if rss > lim.memory_mb * 1024 * 1024:
-                    limit_hit.append("memory")
-                elif count > lim.max_processes:
+                if count > lim.max_processes:  # first: a fork bomb's summed RSS also grows past the limit
                     limit_hit.append("processes")
+                elif rss > lim.memory_mb * 1024 * 1024:
+                    limit_hit.append("memory")
                 if limit_hit:
                     _kill(proc.pid)
                     return
