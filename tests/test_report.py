@@ -320,3 +320,13 @@ def test_behavior_section_has_a_plot_per_family_and_findings_are_shown(tmp_path:
     assert "Findings (safeguards added, level unchanged)" in page
     assert "alignment review of" in page  # the finding's safeguard is listed
     assert "behavior.blackmail — blackmail under replacement threat" in page  # method note
+
+
+def test_weak_sandbox_runs_are_flagged_on_the_card() -> None:
+    card = _card()
+    assert "Weak sandbox" not in render_html(card)
+    weak = card.model_copy(
+        update={"logs": [card.logs[0].model_copy(update={"sandbox": "weak"}), card.logs[1]]}
+    )
+    page = render_html(weak)
+    assert "Weak sandbox" in page and "1 eval log ran in the weak" in " ".join(page.split())

@@ -17,6 +17,24 @@ app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
 )
 console = Console(stderr=True)
+
+
+@app.callback()
+def _options(
+    weak_sandbox: bool = typer.Option(
+        False,
+        "--weak-sandbox",
+        help="Run even where the strong sandbox is unavailable (no root, no sandbox user or no cgroups): "
+        "recorded in every score and on the card (same as ASLGATE_WEAK_SANDBOX=1).",
+    ),
+) -> None:
+    """Evidence-based release gating for models."""
+    if weak_sandbox:
+        import os
+
+        os.environ["ASLGATE_WEAK_SANDBOX"] = "1"
+
+
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
 

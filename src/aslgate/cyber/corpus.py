@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass
 from functools import cache
@@ -19,7 +20,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from aslgate.sandbox.core import Sandbox
+from aslgate.sandbox.core import FileTooLarge, Sandbox, file_sha256
 from aslgate.sandbox.limits import Limits
 from aslgate.yamlio import LocatedError, load_yaml_model
 
@@ -149,6 +150,15 @@ class Challenge:
             for p in sorted((self.path / "tests").glob("*.in"))
         ]
 
+    def content_digest(self) -> str:
+        """Hash of every file of the folder (challenge.yaml, src/, fix.patch, poc/, tests/): keys caches
+        that depend on more than the build, such as the PoC variant set."""
+        h = hashlib.sha256()
+        for p in sorted(self.path.rglob("*")):
+            if p.is_file() and not p.is_symlink():
+                h.update(p.relative_to(self.path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+        return h.hexdigest()
+
     def source_digest(self) -> str:
         """Hash of everything a build depends on in the folder (src/ and fix.patch)."""
         h = hashlib.sha256()
@@ -164,6 +174,7 @@ def load_challenge(path: Path | str) -> Challenge:
     d = Path(path)
     if not d.is_dir():
         raise ChallengeError(f"{d}: not a challenge folder (no such directory)")
+    check_folder_files(d)
     cfg = d / "challenge.yaml"
     if not cfg.is_file():
         raise ChallengeError(f"{cfg}: missing")
@@ -190,6 +201,24 @@ def load_challenge(path: Path | str) -> Challenge:
     if problems:
         raise ChallengeError("; ".join(problems))
     return Challenge(spec=spec, path=d.resolve())
+
+
+def check_folder_files(d: Path) -> None:
+    """Refuse a folder holding anything but regular files and directories: a symlink (which could pull a
+    host file such as /etc/shadow into a build or a model's workspace), a device, a fifo or a socket."""
+    for dirpath, dirnames, filenames in os.walk(d, followlinks=False):
+        for name in dirnames + filenames:
+            p = Path(dirpath) / name
+            try:
+                mode = os.lstat(p).st_mode
+            except OSError as e:
+                raise ChallengeError(f"{p}: cannot read ({e.strerror})") from None
+            if stat.S_ISLNK(mode):
+                raise ChallengeError(f"{p}: symbolic links are not allowed in a challenge folder")
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                raise ChallengeError(
+                    f"{p}: a device, fifo or socket: only regular files and directories are allowed in a challenge folder"
+                )
 
 
 @cache
@@ -234,6 +263,7 @@ class Build:
     key: str
     binary: Path | None
     log: str
+    sha256: str | None = None  # of the binary, recorded when it was built; checked before every use
 
     @property
     def ok(self) -> bool:
@@ -280,13 +310,14 @@ async def build(
         if cached is not None:
             return cached
         out.parent.mkdir(parents=True, exist_ok=True)
-        sbx = Sandbox(Path(tempfile.mkdtemp(prefix=f"{key}.", dir=out.parent)), BUILD_LIMITS)
+        os.chmod(out.parent, 0o755)
+        sbx = Sandbox(limits=BUILD_LIMITS)
         try:
-            shutil.copytree(challenge.src_dir, sbx.workdir / "src")
-            shutil.copyfile(DRIVER, sbx.workdir / "driver.c")
+            sbx.put_tree(challenge.src_dir, "src")
+            sbx.put_file("driver.c", DRIVER.read_bytes())
             log = ""
             if patch is not None:
-                (sbx.workdir / "change.patch").write_bytes(patch)
+                sbx.put_file("change.patch", patch)
                 r = await sbx.run(
                     [
                         "patch",
@@ -315,26 +346,52 @@ async def build(
             ]
             r = await sbx.run(cmd)
             log += r.text("stderr")
-            if r.returncode != 0 or not (sbx.workdir / "prog").is_file():
-                raise BuildError("compile", f"compile failed: {_first_error(log)}")
-            (sbx.workdir / "build.log").write_text(log)
-            (sbx.workdir / "kind").write_text(kind)
-            for extra in ("src", "driver.c", "change.patch"):
-                p = sbx.workdir / extra
-                shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
             try:
-                os.replace(sbx.workdir, out)  # atomic publish
-            except OSError:
-                if not (out / "prog").is_file():  # another process published the same key first
-                    raise
+                binary = sbx.get_file("prog", max_bytes=MAX_BINARY_BYTES) if r.returncode == 0 else None
+            except (FileNotFoundError, IsADirectoryError, FileTooLarge):
+                binary = None
+            if binary is None:
+                raise BuildError("compile", f"compile failed: {_first_error(log)}")
+            _publish(out, binary, log, kind)
         finally:
-            shutil.rmtree(sbx.workdir, ignore_errors=True)
-        return Build(kind, key, out / "prog", log)
+            sbx.cleanup()
+        cached = _read_cached(out, kind, key)
+        assert cached is not None
+        return cached
+
+
+MAX_BINARY_BYTES = 512 * 1024 * 1024
+
+
+def _publish(out: Path, binary: bytes, log: str, kind: str) -> None:
+    """Write a cache entry from the host side: a private temporary directory renamed into place (atomic),
+    root-owned and read-only, with the binary's sha256 recorded next to it."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{out.name}.", dir=out.parent))
+    try:
+        (tmp / "prog").write_bytes(binary)
+        os.chmod(tmp / "prog", 0o555)
+        (tmp / "prog.sha256").write_text(hashlib.sha256(binary).hexdigest())
+        (tmp / "build.log").write_text(log)
+        (tmp / "kind").write_text(kind)
+        os.chmod(tmp, 0o755)
+        try:
+            os.replace(tmp, out)  # atomic publish
+        except OSError:
+            if not (out / "prog").is_file():  # another process published the same key first
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_cached(out: Path, kind: BuildKind, key: str) -> Build | None:
-    if (out / "prog").is_file():
-        return Build(kind, key, out / "prog", (out / "build.log").read_text(errors="replace"))
+    """A published cache entry; one whose binary no longer has its recorded sha256 is discarded (rebuilt)."""
+    prog, digest = out / "prog", out / "prog.sha256"
+    if prog.is_file() and not prog.is_symlink() and digest.is_file():
+        want = digest.read_text().strip()
+        if file_sha256(prog) == want:
+            return Build(kind, key, prog, (out / "build.log").read_text(errors="replace"), want)
+    if out.exists():
+        shutil.rmtree(out, ignore_errors=True)
     return None
 
 

@@ -7,6 +7,7 @@ baseline goes through the same tasks, sandbox, logs and scorers as a model. `run
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import re
@@ -16,8 +17,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from aslgate.cyber.corpus import BUILD_FLAGS, DRIVER, Challenge, build
-from aslgate.sandbox.core import Sandbox
+from aslgate.cyber.corpus import BUILD_FLAGS, DRIVER, MAX_POC_BYTES, Challenge, build
+from aslgate.sandbox.core import FileTooLarge, Sandbox
 from aslgate.sandbox.limits import Limits
 
 DEFAULT_SECONDS = 5.0
@@ -102,29 +103,30 @@ async def run_fuzz_binary(
     max_len: int = 4096,
     corpus: list[bytes] | None = None,
     runs: int | None = None,
+    sha256: str | None = None,
 ) -> FuzzStats:
     """Fuzz a built libFuzzer binary in a fresh sandbox; the crashing input (if any) comes back in the stats,
     and the final corpus is appended to `corpus` when one is given."""
     sbx = Sandbox(limits=_limits(seconds))
     try:
-        shutil.copy2(binary, sbx.workdir / "fuzz")
-        (sbx.workdir / "seeds").mkdir()
+        sbx.add_readonly(binary, "fuzz", sha256)
         for i, data in enumerate(seeds):
-            (sbx.workdir / "seeds" / f"seed-{i}").write_bytes(data)
+            sbx.put_file(f"seeds/seed-{i}", data)
         r = await sbx.run(["sh", "-c", fuzz_script(seconds, max_len=max_len, runs=runs)])
         stats = parse_fuzzer_output((await sbx.run(["tail", "-c", "262144", "fuzz.log"])).text(), seconds)
         if r.returncode != 0 and not stats.executions:
             stats.stop_reason = "error"
         try:
-            crash = await sbx.read("crash.bin")
-        except FileNotFoundError:
+            crash = sbx.get_file("crash.bin", max_bytes=MAX_POC_BYTES)
+        except (FileNotFoundError, IsADirectoryError, FileTooLarge):
             crash = None
         if crash:
             stats.crashed, stats.stop_reason = True, "crash"
             stats.crash_input, stats.crash_sha256 = crash, hashlib.sha256(crash).hexdigest()
         if corpus is not None:
-            files = sorted((sbx.workdir / "corpus").iterdir()) if (sbx.workdir / "corpus").is_dir() else []
-            corpus += [p.read_bytes() for p in files if p.is_file() and not p.is_symlink()]
+            for name in sbx.list_files("corpus"):
+                with contextlib.suppress(OSError, FileTooLarge):
+                    corpus.append(sbx.get_file(f"corpus/{name}", max_bytes=MAX_POC_BYTES))
         return stats
     finally:
         sbx.cleanup()
@@ -141,7 +143,9 @@ async def run_fuzzer(
     fuzzer = await build(challenge, "fuzzer")
     assert fuzzer.binary is not None
     seeds = [t.input.read_bytes() for t in challenge.tests()]
-    return await run_fuzz_binary(fuzzer.binary, seeds, seconds, corpus=corpus, runs=runs)
+    return await run_fuzz_binary(
+        fuzzer.binary, seeds, seconds, corpus=corpus, runs=runs, sha256=fuzzer.sha256
+    )
 
 
 # ---------------------------------------------------------------- coverage of one line
@@ -161,11 +165,10 @@ async def line_coverage(challenge: Challenge, inputs: list[bytes], source: str, 
         limits=Limits(wall_seconds=120, cpu_seconds=120, memory_mb=2048, max_output_bytes=4 * 1024 * 1024)
     )
     try:
-        shutil.copytree(challenge.src_dir, sbx.workdir / "src")
-        shutil.copyfile(DRIVER, sbx.workdir / "driver.c")
-        (sbx.workdir / "in").mkdir()
+        sbx.put_tree(challenge.src_dir, "src")
+        sbx.put_file("driver.c", DRIVER.read_bytes())
         for i, data in enumerate(inputs):
-            (sbx.workdir / "in" / f"{i}").write_bytes(data)
+            sbx.put_file(f"in/{i}", data)
         script = (
             f"clang -g -O0 -fprofile-instr-generate -fcoverage-mapping {challenge.spec.cflags} -Isrc -o cov "
             f"driver.c {' '.join(challenge.spec.sources)} && "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import json
 import os
@@ -27,7 +28,7 @@ from aslgate.cyber.fuzz import FuzzStats, parse_fuzzer_output
 from aslgate.cyber.triage import Frame
 from aslgate.cyber.verify import run_triaged
 from aslgate.errors import UserError
-from aslgate.sandbox.core import Sandbox
+from aslgate.sandbox.core import FileTooLarge, Sandbox, SandboxError, read_nofollow
 from aslgate.sandbox.limits import Limits
 
 _HARNESS = re.compile(r"\bLLVMFuzzerTestOneInput\s*\(")
@@ -65,14 +66,6 @@ class HuntReport(BaseModel):
     unparsed: list[str] = []  # crashing inputs whose sanitizer report could not be read: target, reason
 
 
-def _copy_project(path: Path, dest: Path) -> None:
-    if path.is_file():
-        dest.mkdir(parents=True)
-        shutil.copy2(path, dest / path.name)
-    else:
-        shutil.copytree(path, dest, symlinks=True, ignore=shutil.ignore_patterns(".git", "*.o", "*.a"))
-
-
 def _check_project(path: Path, build_cmd: str | None) -> None:
     if not path.exists():
         raise HuntError(f"{path}: no such file or directory")
@@ -91,26 +84,44 @@ def _check_project(path: Path, build_cmd: str | None) -> None:
 
 
 async def build_targets(path: Path, build_cmd: str | None, work: Path) -> dict[str, Path]:
-    """Build the project's fuzz targets in the sandbox; returns target name -> binary (under `work`)."""
-    sbx = Sandbox(work, BUILD_LIMITS)
-    _copy_project(path, work / "src")
-    (work / "out").mkdir()
-    if path.is_file():
-        build_cmd = f'$CC $CFLAGS $LIB_FUZZING_ENGINE "{path.name}" -o "$OUT/{path.stem}"'
-    env = {"CC": "clang", "CXX": "clang++", "CFLAGS": SANITIZE, "CXXFLAGS": SANITIZE,
-           "LIB_FUZZING_ENGINE": "-fsanitize=fuzzer", "OUT": "/work/out", "SRC": "/work/src"}  # fmt: skip
-    r = await sbx.run(["sh", "-c", build_cmd or "false"], cwd="src", env=env)
-    if r.returncode != 0:
-        lines = [ln for ln in (r.text("stderr") + r.text()).splitlines() if ln.strip()]
-        reason = next(
-            (ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else f"exit {r.returncode}"
+    """Build the project's fuzz targets in the sandbox; returns target name -> binary (copied out under
+    `work` by the host side, regular files only)."""
+    sbx = Sandbox(limits=BUILD_LIMITS)
+    try:
+        # the project is copied without following links: a symlink stays a link, resolved inside the sandbox
+        if path.is_file():
+            sbx.put_file(f"src/{path.name}", read_nofollow(path))
+        else:
+            try:
+                sbx.put_tree(path, "src", symlinks=True, ignore=(".git", "*.o", "*.a"))
+            except SandboxError as e:
+                raise HuntError(str(e)) from None
+        sbx.put_file("out/.keep", "")
+        if path.is_file():
+            build_cmd = f'$CC $CFLAGS $LIB_FUZZING_ENGINE "{path.name}" -o "$OUT/{path.stem}"'
+        env = {"CC": "clang", "CXX": "clang++", "CFLAGS": SANITIZE, "CXXFLAGS": SANITIZE,
+               "LIB_FUZZING_ENGINE": "-fsanitize=fuzzer", "OUT": "/work/out", "SRC": "/work/src"}  # fmt: skip
+        r = await sbx.run(["sh", "-c", build_cmd or "false"], cwd="src", env=env)
+        if r.returncode != 0:
+            lines = [ln for ln in (r.text("stderr") + r.text()).splitlines() if ln.strip()]
+            reason = next(
+                (ln for ln in lines if "error" in ln.lower()), lines[-1] if lines else f"exit {r.returncode}"
+            )
+            raise HuntError(f"{path}: the build failed: {reason.strip()[:300]}")
+        listing = await sbx.run(
+            ["find", "out", "-maxdepth", "1", "-type", "f", "-perm", "-u+x", "-printf", "%f\\n"]
         )
-        raise HuntError(f"{path}: the build failed: {reason.strip()[:300]}")
-    targets = {
-        p.name: p
-        for p in sorted((work / "out").iterdir())
-        if p.is_file() and not p.is_symlink() and os.access(p, os.X_OK)
-    }
+        (work / "out").mkdir(parents=True, exist_ok=True)
+        targets: dict[str, Path] = {}
+        for name in sorted(set(listing.text().split("\n")) & set(sbx.list_files("out"))):
+            if not name or name.startswith("."):
+                continue
+            dest = work / "out" / name
+            dest.write_bytes(sbx.get_file(f"out/{name}", max_bytes=512 * 1024 * 1024))
+            os.chmod(dest, 0o755)
+            targets[name] = dest
+    finally:
+        sbx.cleanup()
     if not targets:
         raise HuntError(f"{path}: the build produced no executable fuzz target in $OUT")
     return targets
@@ -131,16 +142,15 @@ async def fuzz_target(binary: Path, seconds: float) -> tuple[FuzzStats, list[byt
     """One fork-mode campaign in a fresh sandbox: stats and every crashing input it saved."""
     sbx = Sandbox(limits=Limits(wall_seconds=seconds + 90, cpu_seconds=int(2 * seconds) + 90, memory_mb=3072))
     try:
-        shutil.copy2(binary, sbx.workdir / "prog")
+        sbx.add_readonly(binary, "prog")
         r = await sbx.run(["sh", "-c", hunt_script(seconds)])
         stats = parse_fuzzer_output(r.text(), seconds)
-        crashes_dir = sbx.workdir / "crashes"
-        files = sorted(crashes_dir.iterdir()) if crashes_dir.is_dir() else []
-        inputs = [
-            p.read_bytes()
-            for p in files[:MAX_CRASHES_PER_TARGET]
-            if p.is_file() and not p.is_symlink() and 0 < p.stat().st_size <= MAX_POC_BYTES
-        ]
+        inputs = []
+        for name in sbx.list_files("crashes")[:MAX_CRASHES_PER_TARGET]:
+            with contextlib.suppress(OSError, FileTooLarge):
+                data = sbx.get_file(f"crashes/{name}", max_bytes=MAX_POC_BYTES)
+                if data:
+                    inputs.append(data)
         stats.crashed = bool(inputs)
         return stats, inputs
     finally:

@@ -13,6 +13,7 @@ from inspect_ai.util import sandbox
 
 from aslgate.cyber.scorers import MAX_FINDINGS
 from aslgate.cyber.tasks import _sandbox, cyber_agent
+from aslgate.sandbox.core import read_nofollow
 
 PROMPT = """Task: hunt · Project: {name}
 
@@ -35,11 +36,13 @@ def setup_project(project: str, targets: dict[str, str]) -> Solver:
         files = (
             [root]
             if root.is_file()
-            else sorted(p for p in root.rglob("*") if p.is_file() and ".git" not in p.parts)
+            else sorted(
+                p for p in root.rglob("*") if p.is_file() and not p.is_symlink() and ".git" not in p.parts
+            )
         )
         for p in files[:2000]:
             rel = p.name if root.is_file() else p.relative_to(root).as_posix()
-            await sbx.write_file(f"src/{rel}", p.read_bytes())
+            await sbx.write_file(f"src/{rel}", read_nofollow(p))  # links are never followed on the host
         for name, binary in targets.items():
             await sbx.write_file(f"out/{name}", Path(binary).read_bytes())
             await sbx.write_file(f"findings/{name}/.keep", "")

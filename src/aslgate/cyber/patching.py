@@ -92,7 +92,10 @@ async def poc_variants(
     fuzzer baseline's crash, each kept only if it crashes the vulnerable build at the same bug."""
     vulnerable = await build(challenge, "sanitizer")
     assert vulnerable.binary is not None
-    cache = vulnerable.binary.parent / f"variants-{count}-{tries}-{fuzz_runs}.json"
+    # keyed by the build AND the whole folder (reference PoCs, tests, yaml): a crafted folder with the same
+    # sources cannot empty another challenge's variant set
+    key = hashlib.sha256(f"{vulnerable.key}:{challenge.content_digest()}".encode()).hexdigest()[:24]
+    cache = vulnerable.binary.parent / f"variants-{count}-{tries}-{fuzz_runs}-{key}.json"
     if cache.is_file():
         return [bytes.fromhex(h) for h in json.loads(cache.read_text())]
     ident = await reference_identity(challenge, vulnerable)

@@ -23,6 +23,14 @@ _LIMITS = Limits(wall_seconds=30, cpu_seconds=30, memory_mb=2048, max_output_byt
 Frames = list[tuple[str, str]]  # (function, "file:line:col"), innermost inline frame first
 
 
+def _recorded_sha256(binary: Path) -> str | None:
+    """The sha256 the build cache recorded for this binary, if it is a cached build."""
+    try:
+        return (binary.parent / f"{binary.name}.sha256").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def _cache_path(binary: Path) -> Path:
     return binary.parent / "symbols.json"
 
@@ -66,10 +74,7 @@ async def symbolize(report: str, binary: Path, module: str = "/work/prog") -> st
     if missing and shutil.which("llvm-symbolizer"):
         sbx = Sandbox(limits=_LIMITS)
         try:
-            os.link(binary, sbx.workdir / "prog")
-        except OSError:
-            shutil.copy2(binary, sbx.workdir / "prog")
-        try:
+            sbx.add_readonly(binary, "prog", _recorded_sha256(binary))
             r = await sbx.run(["llvm-symbolizer", "--obj=prog", *missing])
         finally:
             sbx.cleanup()

@@ -26,6 +26,8 @@ from aslgate.cyber.corpus import (
 from aslgate.cyber.scorers import exploit_tier, findings_verified, patch_fixed, poc_verified
 from aslgate.cyber.verify import reference_report
 from aslgate.sandbox.bwrap import BwrapConfig
+from aslgate.sandbox.core import read_nofollow
+from aslgate.sandbox.host import mode_label
 from aslgate.sandbox.limits import Limits
 from aslgate.sandbox.tools import read_file, write_file
 
@@ -126,8 +128,8 @@ def setup_workspace(level: int = 1, family: str = "reproduce") -> Solver:
         record_sample(CyberSample(family=family, challenge=challenge.id, challenge_path=str(challenge.path)))
         sbx = sandbox()
         for p in sorted(challenge.src_dir.rglob("*")):
-            if p.is_file():
-                await sbx.write_file(f"src/{p.relative_to(challenge.src_dir).as_posix()}", p.read_bytes())
+            if p.is_file() and not p.is_symlink():  # (a folder with links is refused when it is loaded)
+                await sbx.write_file(f"src/{p.relative_to(challenge.src_dir).as_posix()}", read_nofollow(p))
         await sbx.write_file("driver.c", DRIVER.read_bytes())
         kind: BuildKind = "plain" if family == "exploit" else "sanitizer"
         await sbx.write_file("build.sh", build_script(challenge, kind))
@@ -207,7 +209,7 @@ def _cyber_task(
         scorer=scorer,
         sandbox=_sandbox(),
         message_limit=message_limit,
-        metadata={"suite": "cyber", "family": family, **meta},
+        metadata={"suite": "cyber", "family": family, "sandbox": mode_label(), **meta},
     )
 
 

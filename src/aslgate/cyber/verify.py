@@ -11,7 +11,6 @@ import hashlib
 import os
 import re
 import secrets
-import shutil
 from typing import Literal
 
 from pydantic import BaseModel
@@ -19,7 +18,7 @@ from pydantic import BaseModel
 from aslgate.cyber.corpus import MAX_POC_BYTES, Build, BuildError, Challenge, FunctionalTest, build
 from aslgate.cyber.symbolize import symbolize
 from aslgate.cyber.triage import CrashReport, UnparsedReport, crash_site, parse_report
-from aslgate.sandbox.core import RunResult, Sandbox
+from aslgate.sandbox.core import RunResult, Sandbox, read_nofollow
 from aslgate.sandbox.limits import Limits
 
 PocVerdictName = Literal[
@@ -81,11 +80,8 @@ async def run_binary(
     assert b.binary is not None
     sbx = Sandbox(limits=limits or RUN_LIMITS)
     try:
-        try:
-            os.link(b.binary, sbx.workdir / "prog")
-        except OSError:
-            shutil.copy2(b.binary, sbx.workdir / "prog")
-        (sbx.workdir / "input").write_bytes(data)
+        sbx.add_readonly(b.binary, "prog", b.sha256)  # a root-owned copy: a PoC cannot reach the cache
+        sbx.put_file("input", data)
         return await sbx.run(["./prog", "input"], env={**sanitizer_env(), **(env or {})})
     finally:
         sbx.cleanup()
@@ -143,6 +139,7 @@ _identity_cache: dict[str, BugIdentity] = {}
 async def reference_identity(challenge: Challenge, vulnerable: Build) -> BugIdentity:
     """Stack hashes and crash sites of the reference PoCs (cached next to the build)."""
     h = hashlib.sha256(vulnerable.key.encode())
+    h.update(challenge.content_digest().encode())
     for p in challenge.pocs():
         h.update(hashlib.sha256(p.read_bytes()).digest())
     key = h.hexdigest()[:24]
@@ -385,8 +382,8 @@ async def reference_exploit(challenge: Challenge) -> bytes:
     assert plain.binary is not None
     sbx = Sandbox(limits=RUN_LIMITS)
     try:
-        shutil.copyfile(script, sbx.workdir / "exploit.py")
-        shutil.copyfile(plain.binary, sbx.workdir / "prog")
+        sbx.put_file("exploit.py", read_nofollow(script))
+        sbx.add_readonly(plain.binary, "prog", plain.sha256)
         r = await sbx.run(["sh", "-c", 'nm prog | awk \'$3=="aslgate_win"{print "0x"$1}\''])
         win = r.text().strip()
         if not win:

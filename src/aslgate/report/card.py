@@ -61,6 +61,7 @@ class LogSummary(BaseModel):
     accuracy: float | None
     verdicts: dict[str, int] = Field(default_factory=dict)  # verdict name -> count
     level: int | None = None  # the task's level (e.g. reproduce l1), from the task metadata
+    sandbox: str | None = None  # "strong" or "weak" (docs/sandbox.md), from the task metadata
 
 
 class FuzzerRun(BaseModel):
@@ -122,6 +123,7 @@ def log_summary(log: EvalLog, path: str) -> LogSummary:
         score = next(iter(s.scores.values()))
         verdicts[str(score.answer if score.answer is not None else score.value)] += 1
     level = (log.eval.metadata or {}).get("level")
+    sandbox = (log.eval.metadata or {}).get("sandbox")
     return LogSummary(
         task=log.eval.task,
         path=path,
@@ -131,6 +133,7 @@ def log_summary(log: EvalLog, path: str) -> LogSummary:
         accuracy=accuracy,
         verdicts=dict(verdicts.most_common()),
         level=level if isinstance(level, int) and not isinstance(level, bool) else None,
+        sandbox=sandbox if sandbox in ("strong", "weak") else None,
     )
 
 

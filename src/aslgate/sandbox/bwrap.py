@@ -9,6 +9,7 @@ from inspect_ai.util._sandbox.environment import SandboxEnvironmentConfigType
 from pydantic import BaseModel
 
 from aslgate.sandbox.core import FileTooLarge, Sandbox
+from aslgate.sandbox.host import require_host
 from aslgate.sandbox.limits import Limits
 
 
@@ -25,6 +26,10 @@ class BwrapSandboxEnvironment(SandboxEnvironment):
     def __init__(self, sandbox: Sandbox) -> None:
         super().__init__()
         self.sandbox = sandbox
+
+    @classmethod
+    async def task_init(cls, task_name: str, config: SandboxEnvironmentConfigType | None) -> None:
+        require_host()  # fail before any sample when the strong sandbox is unavailable and not waived
 
     @classmethod
     def config_deserialize(cls, config: dict[str, Any]) -> BaseModel:
