@@ -26,6 +26,7 @@ from aslgate.behavior.tasks import behavior
 from aslgate.cyber.corpus import select_challenges
 from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.evidence import uplift_rows
+from aslgate.metrics import TaskCounts
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import load_frameworks
 from aslgate.store.db import IngestOutcome, Store
@@ -74,6 +75,9 @@ class AssessConfig(BaseModel):
     )  # the fuzzer baseline's budget per sample
     out: Path = Path("out")
     db: str | None = None
+    # how hard to try a failing model API (Inspect's defaults when None); not part of the run key
+    max_retries: int | None = Field(None, ge=0)
+    timeout: int | None = Field(None, ge=1)
 
     def all_models(self) -> list[str]:
         """The models to run: those assessed, then the baseline."""
@@ -123,7 +127,11 @@ class AssessResult:
     log_dir: Path
     outcomes: list[ModelOutcome] = field(default_factory=list)
     ingested: list[IngestOutcome] = field(default_factory=list)
-    complete: bool = True
+    complete: bool = True  # every eval finished, every log was ingested, every sample was scored
+
+    def counts(self) -> list[TaskCounts]:
+        """Scored / errored / unscored samples of every ingested log."""
+        return [i.counts for i in self.ingested if i.counts is not None]
 
 
 def model_slug(model: str) -> str:
@@ -159,6 +167,11 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     log_dir = out / "logs" / cfg.run_key()
     log_dir.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("INSPECT_LOG_FORMAT", "eval")
+    retry_config = {
+        k: v for k, v in (("max_retries", cfg.max_retries), ("timeout", cfg.timeout)) if v is not None
+    }
+    # a sample that errors marks its log failed (after every sample ran), so running the same command
+    # again retries the errored samples and reuses the finished ones
     complete, logs = eval_set(
         tasks,
         log_dir=str(log_dir),
@@ -166,14 +179,20 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         limit=cfg.limit,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
         retry_attempts=1,
-        fail_on_error=False,
+        fail_on_error=True,
+        continue_on_fail=True,
         log_dir_allow_dirty=True,
         log_buffer=1,  # flush every finished sample so an interrupted run loses none
+        **retry_config,
     )
     result = AssessResult(out=out, log_dir=log_dir, complete=complete)
     run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))
     for log in logs:
         result.ingested.append(store.ingest_log(log.location, run_id=run_id))
+    counts = result.counts()
+    result.complete = (
+        complete and all(i.status != "error" for i in result.ingested) and all(c.complete for c in counts)
+    )
     many = len(cfg.models) > 1
     baseline_rows = store.metrics(cfg.baseline, run_id=run_id) if cfg.baseline else []
     for model in cfg.models:
@@ -181,7 +200,8 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         if baseline_rows and model != cfg.baseline:
             store.add_derived(uplift_rows(metrics, baseline_rows, cfg.level))
             metrics = store.metrics(model, run_id=run_id)
-        det = determine_all(frameworks, metrics, model)
+        behind = [c for c in counts if c.model in (model, cfg.baseline)]  # the baseline feeds the uplift
+        det = determine_all(frameworks, metrics, model, tasks=behind)
         target = out / model_slug(model) if many else out
         target.mkdir(parents=True, exist_ok=True)
         files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg)
@@ -202,7 +222,7 @@ def write_outputs(
     from aslgate.report.card import CardData, log_summary, render_system_card
 
     logs = []
-    for p in store.logs(det.model, run_id=run_id):
+    for p in dict.fromkeys(store.logs(det.model, run_id=run_id)):  # a log resumed in place is listed once
         logs.append(log_summary(read_eval_log(p), p))
     card = CardData(
         model=det.model,

@@ -9,13 +9,23 @@ import typer
 from rich.table import Table
 
 from aslgate.cli.common import (
+    EXIT_INCOMPLETE,
     app,
     console,
     friendly,
+    incomplete_line,
     model_args,
     out,
     split_values,
 )
+
+MaxRetries = Annotated[
+    int | None,
+    typer.Option("--max-retries", min=0, help="Retries of a failing model request (default: Inspect's)."),
+]
+Timeout = Annotated[
+    int | None, typer.Option("--timeout", min=1, help="Seconds a model request may take, retries included.")
+]
 
 
 @app.command("eval")
@@ -40,8 +50,10 @@ def eval_cmd(
     judge: Annotated[
         str | None, typer.Option("--judge", help="behavior: judge model (any Inspect model).")
     ] = None,
+    max_retries: MaxRetries = None,
+    timeout: Timeout = None,
 ) -> None:
-    """Run one suite task through Inspect and print its results."""
+    """Run one suite task through Inspect and print its results (exit 3 if any sample errored or went unscored)."""
     from aslgate.suites import run_task
 
     margs = model_args(model_arg)
@@ -57,6 +69,8 @@ def eval_cmd(
         scenarios=split_values(scenario) or None,
         families=split_values(family) or None,
         judge=judge,
+        max_retries=max_retries,
+        timeout=timeout,
     )
     table = Table("task", "model", "samples", "accuracy", "verdicts")
     acc = "-" if result.accuracy is None else f"{result.accuracy:.3f}"
@@ -67,7 +81,11 @@ def eval_cmd(
     if result.log.status != "success":
         err = result.log.error.message if result.log.error else result.log.status
         console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
-        raise typer.Exit(1)
+    if not result.complete:
+        console.print(
+            incomplete_line([result.counts] if result.counts else []), highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("assess")
@@ -104,8 +122,12 @@ def assess_cmd(
         str | None,
         typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: ASLGATE_DB or ./aslgate.db)."),
     ] = None,
+    max_retries: MaxRetries = None,
+    timeout: Timeout = None,
 ) -> None:
-    """Run the suites, determine under each framework, and write determination.json and the system card."""
+    """Run the suites, determine under each framework, and write determination.json and the system card.
+
+    Exit 3 when the evidence is incomplete (a sample errored or was not scored): run it again to retry."""
     from aslgate.assess import DEFAULT_SUITES, AssessConfig, assess
 
     cfg = AssessConfig(
@@ -122,6 +144,8 @@ def assess_cmd(
         fuzz_seconds=fuzz_seconds,
         out=out_dir,
         db=db,
+        max_retries=max_retries,
+        timeout=timeout,
     )
     result = assess(cfg)
     bad = [i for i in result.ingested if i.status == "error"]
@@ -151,9 +175,10 @@ def assess_cmd(
         )
         for name, p in o.files.items():
             out.print(f"  {name}: {p}", highlight=False, soft_wrap=True)
-    if not result.complete or bad:
-        console.print("[yellow]some samples did not finish; run the same command again to resume[/yellow]")
-        raise typer.Exit(1)
+    if not result.complete:
+        line = incomplete_line(result.counts(), unreadable=len(bad))
+        console.print(f"{line}; run the same command again to retry them", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("ingest")

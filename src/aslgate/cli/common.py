@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from aslgate.errors import UserError
+from aslgate.metrics import TaskCounts
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
@@ -19,6 +20,7 @@ app = typer.Typer(
 console = Console(stderr=True)
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INCOMPLETE = 3  # the run's evidence is incomplete: a sample errored or was not scored
 
 
 class BadInput(UserError):
@@ -79,3 +81,17 @@ def model_args(pairs: list[str] | None) -> dict[str, str]:
 def split_values(values: list[str] | None) -> list[str]:
     """Accept repeated options and comma-separated lists alike."""
     return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+def incomplete_line(counts: list[TaskCounts], unreadable: int = 0) -> str:
+    """The one line that says a run's evidence is incomplete, and how (exit code 3)."""
+    samples = sum(c.samples for c in counts)
+    errored = sum(c.errored for c in counts)
+    unscored = sum(c.unscored for c in counts)
+    tasks = sorted({c.task for c in counts if not c.complete})
+    line = f"INCOMPLETE EVIDENCE (exit {EXIT_INCOMPLETE}): {errored} of {samples} samples errored, {unscored} not scored"
+    if tasks:
+        line += f" (in {', '.join(tasks)})"
+    if unreadable:
+        line += f"; {unreadable} log(s) unreadable"
+    return line
