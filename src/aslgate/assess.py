@@ -68,7 +68,7 @@ class AssessConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
-    model_args: dict[str, str] = Field(default_factory=dict)  # for the assessed models, not the baseline
+    model_args: dict[str, Any] = Field(default_factory=dict)  # for the assessed models, not the baseline
     judge: str | None = None  # the behavior suite's judge model (None: deterministic checks only)
     fuzz_seconds: float = Field(
         DEFAULT_FUZZ_SECONDS, gt=0, le=3600

@@ -3,7 +3,7 @@
 It stands in for vLLM, llama.cpp or any OpenAI-compatible endpoint, so tests can drive Inspect's real
 `openai-api` provider (and the real `openai` SDK under it) end to end, and assert what the client sent::
 
-    with ScriptedOpenAI() as server:
+    with ScriptedOpenAI() as server:       # in pytest: ScriptedOpenAI.shared() (Inspect memoizes models)
         server.script([call("write_file", path="/work/poc.bin", content="..."),
                        call("submit", answer="/work/poc.bin")])
         os.environ.update(server.env("scripted"))       # SCRIPTED_BASE_URL, SCRIPTED_API_KEY
@@ -32,6 +32,7 @@ of turns: ``{content: TEXT}`` or ``{tool_calls: [{name: N, arguments: {...}}]}``
 from __future__ import annotations
 
 import argparse
+import atexit
 import itertools
 import json
 import threading
@@ -74,9 +75,9 @@ def say(text: str) -> Turn:
     return Turn(content=text)
 
 
-def call(name: str, content: str = "", **arguments: Any) -> Turn:
-    """A turn that calls one tool (with optional accompanying text)."""
-    return Turn(content=content, tool_calls=[ToolCall(name, arguments)])
+def call(name: str, /, **arguments: Any) -> Turn:
+    """A turn that calls one tool with these arguments (for text as well: Turn(content, [ToolCall(...)]))."""
+    return Turn(tool_calls=[ToolCall(name, arguments)])
 
 
 def fail(status: int = 500, delay: float = 0.0) -> Turn:
@@ -175,6 +176,7 @@ class ScriptedOpenAI:
     ) -> None:
         self.models = list(models)
         self.api_key = api_key  # None accepts any (or no) key
+        self._initial_key = api_key
         self.faults = faults or Faults()
         self._routes: list[Route] = []
         self._requests: list[Recorded] = []
@@ -189,6 +191,21 @@ class ScriptedOpenAI:
             self.script(list(turns))
 
     # -- lifecycle ---------------------------------------------------------------------------------
+
+    _shared: ScriptedOpenAI | None = None
+
+    @classmethod
+    def shared(cls) -> ScriptedOpenAI:
+        """One server for the whole test process, reset for each use.
+
+        Inspect memoizes model instances by name, so a second server on another port would be invisible
+        to an `openai-api/scripted/...` model created earlier in the same process: tests share this one.
+        """
+        if cls._shared is None:
+            cls._shared = cls().start()
+            atexit.register(cls._shared.stop)
+        cls._shared.reset()
+        return cls._shared
 
     def start(self) -> ScriptedOpenAI:
         if self._thread is None:
@@ -237,6 +254,7 @@ class ScriptedOpenAI:
     def reset(self) -> None:
         """Forget routes, recorded requests and faults."""
         with self._lock:
+            self.api_key = self._initial_key
             self._routes.clear()
             self._requests.clear()
             self._chat_count = 0

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 
 from aslgate.errors import UserError
@@ -67,14 +68,18 @@ def emit_verdict(v: Any, as_json: bool, line: str) -> None:
     raise typer.Exit(v.exit_code)
 
 
-def model_args(pairs: list[str] | None) -> dict[str, str]:
-    """-M KEY=VALUE options as a dict."""
-    margs = {}
+def model_args(pairs: list[str] | None) -> dict[str, Any]:
+    """-M KEY=VALUE options as a dict; values are read as YAML scalars (true, 0, 1.5), as Inspect's CLI does."""
+    margs: dict[str, Any] = {}
     for kv in pairs or []:
         if "=" not in kv:
             raise BadInput(f"-M {kv}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
-        margs[k] = v
+        try:
+            value = yaml.safe_load(v)
+        except yaml.YAMLError:
+            value = v
+        margs[k] = value if isinstance(value, bool | int | float) else v
     return margs
 
 
