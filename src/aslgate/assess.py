@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from inspect_ai import Task, eval_set, task_with
 from inspect_ai.log import read_eval_log
@@ -187,8 +188,9 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     )
     result = AssessResult(out=out, log_dir=log_dir, complete=complete)
     run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))
-    for log in logs:
-        result.ingested.append(store.ingest_log(log.location, run_id=run_id))
+    for log in logs:  # logs eval_set reused are located by a file: URI, the ones it ran by a path
+        path = unquote(urlparse(log.location).path) if log.location.startswith("file:") else log.location
+        result.ingested.append(store.ingest_log(path, run_id=run_id))
     counts = result.counts()
     result.complete = (
         complete and all(i.status != "error" for i in result.ingested) and all(c.complete for c in counts)
@@ -204,14 +206,23 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         det = determine_all(frameworks, metrics, model, tasks=behind)
         target = out / model_slug(model) if many else out
         target.mkdir(parents=True, exist_ok=True)
-        files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg)
+        paths = [
+            c.log for c in counts if c.model == model and c.log
+        ]  # this run's logs (a retry replaces one)
+        files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg, logs=paths)
         store.save_determination(model, det.model_dump(mode="json"), run_id=run_id)
         result.outcomes.append(ModelOutcome(model, det, files))
     return result
 
 
 def write_outputs(
-    det: Determination, target: Path, *, store: Store, run_id: int, cfg: AssessConfig
+    det: Determination,
+    target: Path,
+    *,
+    store: Store,
+    run_id: int,
+    cfg: AssessConfig,
+    logs: list[str] | None = None,
 ) -> dict[str, Path]:
     """determination.json, then the system card (HTML + PDF), written atomically."""
     path = target / "determination.json"
@@ -221,9 +232,8 @@ def write_outputs(
     files = {"determination": path}
     from aslgate.report.card import CardData, log_summary, render_system_card
 
-    logs = []
-    for p in dict.fromkeys(store.logs(det.model, run_id=run_id)):  # a log resumed in place is listed once
-        logs.append(log_summary(read_eval_log(p), p))
+    paths = logs if logs is not None else store.logs(det.model, run_id=run_id)
+    summaries = [log_summary(read_eval_log(p), p) for p in dict.fromkeys(paths)]
     card = CardData(
         model=det.model,
         generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
@@ -231,7 +241,7 @@ def write_outputs(
         run=cfg.model_dump(mode="json", exclude={"db", "out"}),
         determination=det,
         metrics=store.metrics(det.model, run_id=run_id),
-        logs=logs,
+        logs=summaries,
     )
     files.update(render_system_card(card, target))
     return files
