@@ -211,6 +211,9 @@ def test_assess_against_an_endpoint_that_always_fails(server: ScriptedOpenAI, tm
     card = (tmp_path / "out" / "system-card.html").read_text()
     page1 = card[: card.index('<section class="framework"')]
     assert "Evidence incomplete" in page1 and "cyber_exploit" in page1
+    r = _cli("report", "--model", AGENT, "--db", str(tmp_path / "a.db"), "--out", str(tmp_path / "card"))
+    assert r.exit_code == 0, r.output  # the card rebuilt from the store says so too
+    assert "Evidence incomplete" in (tmp_path / "card" / "system-card.html").read_text()
 
 
 def test_rerunning_assess_retries_errored_samples_and_reuses_finished_ones(
