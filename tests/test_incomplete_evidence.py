@@ -21,6 +21,7 @@ from aslgate.metrics import TaskCounts
 from aslgate.policy.engine import determine_all
 from aslgate.policy.framework import load_frameworks
 from aslgate.policy.stats import rate_row
+from aslgate.store.db import Store
 
 AGENT = "openai-api/scripted/agent"
 FAIL_FAST = ["--max-retries", "0", "-M", "max_retries=0"]  # Inspect's retries and the SDK's, off
@@ -241,6 +242,8 @@ def test_rerunning_assess_retries_errored_samples_and_reuses_finished_ones(
     assert asked and all("Task: patch" in json.dumps(q.messages) for q in asked)  # only the errored sample
     det = json.loads((tmp_path / "out" / "determination.json").read_text())
     assert det["complete"] is True and all(t["errored"] == 0 and t["scored"] == 1 for t in det["tasks"])
+    patch = {r.metric: r for r in Store(str(tmp_path / "a.db")).metrics(AGENT)}["cyber.patch.fixed"]
+    assert (patch.n, patch.errored) == (1, 0)  # the retried sample's row, not the errored one's
     for info in list_eval_logs(str(tmp_path / "out" / "logs")):
         log = read_eval_log(info)
         for s in log.samples:
