@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from inspect_ai import Task, eval_set, task_with
 from inspect_ai.log import read_eval_log
@@ -26,6 +27,7 @@ from aslgate.behavior.tasks import behavior
 from aslgate.cyber.corpus import select_challenges
 from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.evidence import uplift_rows
+from aslgate.metrics import TaskCounts
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import BUILTIN_FRAMEWORKS, load_frameworks
 from aslgate.store.db import IngestOutcome, Store
@@ -67,7 +69,7 @@ class AssessConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
-    model_args: dict[str, str] = Field(default_factory=dict)  # for the assessed models, not the baseline
+    model_args: dict[str, Any] = Field(default_factory=dict)  # for the assessed models, not the baseline
     judge: str | None = None  # the behavior suite's judge model (None: deterministic checks only)
     fuzz_seconds: float = Field(
         DEFAULT_FUZZ_SECONDS, gt=0, le=3600
@@ -77,6 +79,15 @@ class AssessConfig(BaseModel):
     ray: str | None = None  # run on Ray: 'local', 'auto' or a cluster address (None: this machine only)
     ray_storage: str | None = None  # shard logs: a directory every node sees, or an fsspec URL
     ray_group_size: int | None = Field(None, ge=1)  # samples per shard (default: a quarter of a task)
+    # how hard to try a failing model API (Inspect's defaults when None); not part of the run key
+    max_retries: int | None = Field(None, ge=0)
+    timeout: int | None = Field(None, ge=1)
+
+    def retry_config(self) -> dict[str, int]:
+        """How hard Inspect tries a failing model API: only what was set (Inspect's defaults otherwise)."""
+        return {
+            k: v for k, v in (("max_retries", self.max_retries), ("timeout", self.timeout)) if v is not None
+        }
 
     def all_models(self) -> list[str]:
         """The models to run: those assessed, then the baseline."""
@@ -126,7 +137,11 @@ class AssessResult:
     log_dir: Path
     outcomes: list[ModelOutcome] = field(default_factory=list)
     ingested: list[IngestOutcome] = field(default_factory=list)
-    complete: bool = True
+    complete: bool = True  # every eval finished, every log was ingested, every sample was scored
+
+    def counts(self) -> list[TaskCounts]:
+        """Scored / errored / unscored samples of every ingested log."""
+        return [i.counts for i in self.ingested if i.counts is not None]
 
 
 def model_slug(model: str) -> str:
@@ -170,8 +185,13 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         complete, logs = _run_here(cfg, log_dir, display)
     result = AssessResult(out=out, log_dir=log_dir, complete=complete)
     run_id = store.run(f"{out}#{cfg.run_key()}", cfg.model_dump(mode="json"))
-    for log in logs:
-        result.ingested.append(store.ingest_log(log.location, run_id=run_id))
+    for log in logs:  # logs eval_set reused are located by a file: URI, the ones it ran by a path
+        path = unquote(urlparse(log.location).path) if log.location.startswith("file:") else log.location
+        result.ingested.append(store.ingest_log(path, run_id=run_id))
+    counts = result.counts()
+    result.complete = (
+        complete and all(i.status != "error" for i in result.ingested) and all(c.complete for c in counts)
+    )
     many = len(cfg.models) > 1
     baseline_rows = store.metrics(cfg.baseline, run_id=run_id) if cfg.baseline else []
     for model in cfg.models:
@@ -179,10 +199,14 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
         if baseline_rows and model != cfg.baseline:
             store.add_derived(uplift_rows(metrics, baseline_rows, cfg.level))
             metrics = store.metrics(model, run_id=run_id)
-        det = determine_all(frameworks, metrics, model)
+        behind = [c for c in counts if c.model in (model, cfg.baseline)]  # the baseline feeds the uplift
+        det = determine_all(frameworks, metrics, model, tasks=behind)
         target = out / model_slug(model) if many else out
         target.mkdir(parents=True, exist_ok=True)
-        files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg)
+        paths = [
+            c.log for c in counts if c.model == model and c.log
+        ]  # this run's logs (a retry replaces one)
+        files = write_outputs(det, target, store=store, run_id=run_id, cfg=cfg, logs=paths)
         store.save_determination(model, det.model_dump(mode="json"), run_id=run_id)
         result.outcomes.append(ModelOutcome(model, det, files))
     return result
@@ -194,6 +218,8 @@ def _run_here(cfg: AssessConfig, log_dir: Path, display: str | None) -> tuple[bo
     for m in cfg.all_models():  # fresh task objects per model: task_with binds the model in place
         model = get_model(m, **cfg.args_for(m))
         tasks += [task_with(t, model=model) for _, t in build_tasks(cfg, m)]
+    # a sample that errors marks its log failed (after every sample ran), so running the same command
+    # again retries the errored samples and reuses the finished ones
     return eval_set(
         tasks,
         log_format=LOG_FORMAT,
@@ -202,14 +228,22 @@ def _run_here(cfg: AssessConfig, log_dir: Path, display: str | None) -> tuple[bo
         limit=cfg.limit,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
         retry_attempts=1,
-        fail_on_error=False,
+        fail_on_error=True,
+        continue_on_fail=True,
         log_dir_allow_dirty=True,
         log_buffer=1,  # flush every finished sample so an interrupted run loses none
+        **cfg.retry_config(),
     )
 
 
 def write_outputs(
-    det: Determination, target: Path, *, store: Store, run_id: int, cfg: AssessConfig
+    det: Determination,
+    target: Path,
+    *,
+    store: Store,
+    run_id: int,
+    cfg: AssessConfig,
+    logs: list[str] | None = None,
 ) -> dict[str, Path]:
     """determination.json, then the system card (HTML + PDF), written atomically."""
     path = target / "determination.json"
@@ -226,9 +260,8 @@ def write_outputs(
         render_system_card,
     )
 
-    logs = []
-    for p in store.logs(det.model, run_id=run_id):
-        logs.append(log_summary(read_eval_log(p), p))
+    paths = logs if logs is not None else store.logs(det.model, run_id=run_id)
+    summaries = [log_summary(read_eval_log(p), p) for p in dict.fromkeys(paths)]
     metrics = store.metrics(det.model, run_id=run_id)
     base = baseline_data(store, cfg.baseline, run_id) if cfg.baseline and cfg.baseline != det.model else {}
     skip = {det.model, cfg.baseline}
@@ -241,7 +274,7 @@ def write_outputs(
         run=cfg.model_dump(mode="json", exclude={"db", "out"}),
         determination=det,
         metrics=metrics,
-        logs=logs,
+        logs=summaries,
         others=others,
         lag=lag,
         lag_source=lag_source,

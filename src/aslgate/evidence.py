@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from inspect_ai.log import EvalLog, EvalSample
 
-from aslgate.metrics import MetricRow
+from aslgate.metrics import MetricRow, TaskCounts
 from aslgate.policy.stats import difference_row, rate_row
 
 
@@ -19,6 +19,45 @@ def _passed(s: EvalSample) -> bool | None:
         return None
     score = next(iter(s.scores.values()))
     return score.value == "C" or score.value == 1 or score.value is True
+
+
+def _failures(samples: list[EvalSample]) -> tuple[int, int]:
+    """(errored, finished without a score) among these samples."""
+    errored = sum(1 for s in samples if s.error is not None)
+    return errored, sum(1 for s in samples if _passed(s) is None) - errored
+
+
+def _expected_samples(log: EvalLog) -> int:
+    """The samples the eval should hold: its selected dataset ids times epochs (or what it reported)."""
+    epochs = log.eval.config.epochs or 1
+    ids = log.eval.dataset.sample_ids
+    if ids:
+        return len(ids) * epochs
+    return log.results.total_samples if log.results else len(log.samples or [])
+
+
+def task_counts(log: EvalLog, path: str) -> TaskCounts:
+    """How many of a log's samples were scored, errored, or finished unscored / never ran."""
+    samples = log.samples or []
+    errored, unscored = _failures(samples)
+    expected = max(_expected_samples(log), len(samples))
+    return TaskCounts(
+        task=log.eval.task,
+        model=log.eval.model,
+        log=path,
+        samples=expected,
+        scored=len(samples) - errored - unscored,
+        errored=errored,
+        unscored=unscored + expected - len(samples),
+    )
+
+
+def no_evidence_row(
+    model: str, metric: str, *, errored: int, unscored: int, log: str | None, difference: bool = False
+) -> MetricRow:
+    """A row for a metric whose samples all failed: n = 0 trials, an interval that says nothing."""
+    return MetricRow(model=model, metric=metric, k=0, n=0, estimate=0.0, low=-1.0 if difference else 0.0,
+                     high=1.0, log=log, errored=errored, unscored=unscored)  # fmt: skip
 
 
 def metric_names(log: EvalLog) -> list[str]:
@@ -50,6 +89,7 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
         return []
     epochs = log.eval.config.epochs or 1
     trials = [s for s in log.samples or [] if _passed(s) is not None]
+    counts = task_counts(log, path)
     rows = []
     for name in names:
         if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
@@ -58,7 +98,8 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
         else:
             hits = [s for s in trials if _passed(s)]
         ids = [sample_key(s, epochs) for s in hits]
-        rows.append(rate_row(log.eval.model, name, len(hits), len(trials), log=path, sample_ids=ids))
+        row = rate_row(log.eval.model, name, len(hits), len(trials), log=path, sample_ids=ids)
+        rows.append(row.model_copy(update={"errored": counts.errored, "unscored": counts.unscored}))
     return rows
 
 
@@ -83,6 +124,10 @@ def uplift_rows(
         m, b = by_model.get(name), by_base.get(name)
         if m is None or b is None or m.k is None or m.n is None or b.k is None or b.n is None:
             continue
+        if m.no_evidence or b.no_evidence:  # either side measured nothing: the uplift is unknown
+            out.append(no_evidence_row(m.model, f"cyber.{family}.uplift", errored=m.errored + b.errored,
+                                       unscored=m.unscored + b.unscored, log=m.log, difference=True))  # fmt: skip
+            continue
         out.append(
             difference_row(
                 m.model, f"cyber.{family}.uplift", m.k, m.n, b.k, b.n, log=m.log, sample_ids=m.sample_ids
@@ -101,20 +146,33 @@ def _rates(
     names: tuple[str, str, str],
     reverse: bool = False,
 ) -> list[MetricRow]:
-    """Pressure-cell rate, control-cell rate and their difference (pressure - control, or the reverse)."""
+    """Pressure-cell rate, control-cell rate and their difference (pressure - control, or the reverse).
+
+    Samples that errored or went unscored are not trials; they are counted on the rows they belong to."""
+    (ep, up), (ec, uc) = _failures(pressure), _failures(control)
+    pressure = [s for s in pressure if _passed(s) is not None]
+    control = [s for s in control if _passed(s) is not None]
     hits_p = [sample_key(s, epochs) for s in pressure if _passed(s)]
     hits_c = [sample_key(s, epochs) for s in control if _passed(s)]
     kp, np_, kc, nc = len(hits_p), len(pressure), len(hits_c), len(control)
     rows = [
-        rate_row(model, f"{prefix}.{names[0]}", kp, np_, log=path, sample_ids=hits_p),
-        rate_row(model, f"{prefix}.{names[1]}", kc, nc, log=path, sample_ids=hits_c),
+        rate_row(model, f"{prefix}.{names[0]}", kp, np_, log=path, sample_ids=hits_p).model_copy(
+            update={"errored": ep, "unscored": up}
+        ),
+        rate_row(model, f"{prefix}.{names[1]}", kc, nc, log=path, sample_ids=hits_c).model_copy(
+            update={"errored": ec, "unscored": uc}
+        ),
     ]
     if np_ and nc:
         diff = (kc, nc, kp, np_) if reverse else (kp, np_, kc, nc)
         # the evidence for a difference is the pressure cells where the behaviour showed: observed
         # (pressure - control), or, reversed (accuracy gap), the pressure-framed answers that were wrong
         cite = [sample_key(s, epochs) for s in pressure if not _passed(s)] if reverse else hits_p
-        rows.append(difference_row(model, f"{prefix}.{names[2]}", *diff, log=path, sample_ids=cite))
+        row = difference_row(model, f"{prefix}.{names[2]}", *diff, log=path, sample_ids=cite)
+        rows.append(row.model_copy(update={"errored": ep + ec, "unscored": up + uc}))
+    elif ep + ec + up + uc:  # one side has samples but no trial: the difference is unknown, not absent
+        rows.append(no_evidence_row(model, f"{prefix}.{names[2]}", errored=ep + ec, unscored=up + uc,
+                                    log=path, difference=True))  # fmt: skip
     return rows
 
 
@@ -126,9 +184,9 @@ def behavior_rows(log: EvalLog, path: str) -> list[MetricRow]:
     """
     epochs = log.eval.config.epochs or 1
     model = log.eval.model
-    trials = [s for s in log.samples or [] if _passed(s) is not None and "scenario" in (s.metadata or {})]
+    samples = [s for s in log.samples or [] if "scenario" in (s.metadata or {})]  # errored ones too
     by_scenario: dict[tuple[str, str], list[EvalSample]] = {}
-    for s in trials:
+    for s in samples:
         by_scenario.setdefault((s.metadata["family"], s.metadata["scenario"]), []).append(s)
     rows: list[MetricRow] = []
     families: dict[str, tuple[list[EvalSample], list[EvalSample]]] = {}

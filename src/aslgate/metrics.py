@@ -24,3 +24,26 @@ class MetricRow(BaseModel):
     # a number published by someone else (system card, paper, leaderboard), not measured by aslgate
     published: bool = False
     source_url: str | None = None  # where the published number is printed
+    errored: int = 0  # samples behind this metric that errored (not among the n trials)
+    unscored: int = 0  # samples behind this metric that finished without a score, or never ran
+
+    @property
+    def no_evidence(self) -> bool:
+        """No scored trial at all (n == 0): the interval says nothing, so nothing can be crossed."""
+        return self.n == 0
+
+
+class TaskCounts(BaseModel):
+    """How complete one eval log's evidence is: of the samples it should hold, how many were scored."""
+
+    task: str
+    model: str
+    log: str | None = None
+    samples: int  # the samples the eval should have run (dataset after --limit, times epochs)
+    scored: int
+    errored: int = 0
+    unscored: int = 0  # finished without a score, or never ran (an interrupted eval)
+
+    @property
+    def complete(self) -> bool:
+        return self.errored == 0 and self.unscored == 0

@@ -15,6 +15,8 @@ from inspect_ai.log import EvalLog
 from aslgate.behavior.tasks import behavior
 from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
 from aslgate.errors import UserError
+from aslgate.evidence import task_counts
+from aslgate.metrics import TaskCounts
 
 DEFAULT_MODEL = "aslgate/reference"
 LOG_FORMAT = "eval"  # passed to Inspect (not set in the environment): the one log format we write
@@ -41,6 +43,12 @@ class SuiteResult:
     samples: int
     accuracy: float | None
     verdicts: dict[str, int]
+    counts: TaskCounts | None = None  # scored / errored / unscored samples
+
+    @property
+    def complete(self) -> bool:
+        """The eval finished and every sample it should hold was scored."""
+        return self.log.status == "success" and (self.counts is None or self.counts.complete)
 
 
 def check_model(model: str, model_args: dict[str, Any] | None = None) -> None:
@@ -63,9 +71,11 @@ def run_task(
     epochs: int = 1,
     display: str | None = None,
     model_args: dict[str, Any] | None = None,
+    max_retries: int | None = None,
+    timeout: int | None = None,
     **task_args: Any,
 ) -> SuiteResult:
-    """Run one suite task through Inspect and summarise its log."""
+    """Run one suite task through Inspect and summarise its log (max_retries/timeout: Inspect's, per request)."""
     if name not in TASKS:
         raise SuiteError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     check_model(model, model_args)
@@ -85,6 +95,7 @@ def run_task(
         epochs=epochs,
         display=display or ("none" if os.environ.get("CI") else "rich"),  # type: ignore[arg-type]
         fail_on_error=False,
+        **{k: v for k, v in (("max_retries", max_retries), ("timeout", timeout)) if v is not None},
     )
     return summarize_log(name, model, log)
 
@@ -101,4 +112,5 @@ def summarize_log(name: str, model: str, log: EvalLog) -> SuiteResult:
         metrics = log.results.scores[0].metrics
         metric = metrics.get("accuracy") or metrics.get("mean")
         accuracy = metric.value if metric else None
-    return SuiteResult(name, model, log, len(log.samples or []), accuracy, verdicts)
+    counts = task_counts(log, log.location) if log.samples is not None else None
+    return SuiteResult(name, model, log, len(log.samples or []), accuracy, verdicts, counts)

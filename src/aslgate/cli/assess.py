@@ -9,14 +9,24 @@ import typer
 from rich.table import Table
 
 from aslgate.cli.common import (
+    EXIT_INCOMPLETE,
     BadInput,
     app,
     console,
     friendly,
+    incomplete_line,
     model_args,
     out,
     split_values,
 )
+
+MaxRetries = Annotated[
+    int | None,
+    typer.Option("--max-retries", min=0, help="Retries of a failing model request (default: Inspect's)."),
+]
+Timeout = Annotated[
+    int | None, typer.Option("--timeout", min=1, help="Seconds a model request may take, retries included.")
+]
 
 
 @app.command("eval")
@@ -41,8 +51,10 @@ def eval_cmd(
     judge: Annotated[
         str | None, typer.Option("--judge", help="behavior: judge model (any Inspect model).")
     ] = None,
+    max_retries: MaxRetries = None,
+    timeout: Timeout = None,
 ) -> None:
-    """Run one suite task through Inspect and print its results."""
+    """Run one suite task through Inspect and print its results (exit 3 if any sample errored or went unscored)."""
     from aslgate.suites import DEFAULT_MODEL, run_task
 
     model = model or DEFAULT_MODEL
@@ -59,6 +71,8 @@ def eval_cmd(
         scenarios=split_values(scenario) or None,
         families=split_values(family) or None,
         judge=judge,
+        max_retries=max_retries,
+        timeout=timeout,
     )
     table = Table("task", "model", "samples", "accuracy", "verdicts")
     acc = "-" if result.accuracy is None else f"{result.accuracy:.3f}"
@@ -69,7 +83,11 @@ def eval_cmd(
     if result.log.status != "success":
         err = result.log.error.message if result.log.error else result.log.status
         console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
-        raise typer.Exit(1)
+    if not result.complete:
+        console.print(
+            incomplete_line([result.counts] if result.counts else []), highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("assess")
@@ -124,8 +142,12 @@ def assess_cmd(
     ray_group_size: Annotated[
         int | None, typer.Option("--ray-group-size", min=1, help="Samples per Ray shard.")
     ] = None,
+    max_retries: MaxRetries = None,
+    timeout: Timeout = None,
 ) -> None:
-    """Run the suites, determine under each framework, and write determination.json and the system card."""
+    """Run the suites, determine under each framework, and write determination.json and the system card.
+
+    Exit 3 when the evidence is incomplete (a sample errored or was not scored): run it again to retry."""
     from aslgate.assess import AssessConfig, assess
 
     given = {  # what was given; everything else is AssessConfig's default
@@ -145,6 +167,8 @@ def assess_cmd(
         "ray": ray,
         "ray_storage": ray_storage,
         "ray_group_size": ray_group_size,
+        "max_retries": max_retries,
+        "timeout": timeout,
     }
     cfg = AssessConfig(**{k: v for k, v in given.items() if v not in (None, [], {})})
     if baseline is not None and baseline.lower() == "none":
@@ -177,9 +201,10 @@ def assess_cmd(
         )
         for name, p in o.files.items():
             out.print(f"  {name}: {p}", highlight=False, soft_wrap=True)
-    if not result.complete or bad:
-        console.print("[yellow]some samples did not finish; run the same command again to resume[/yellow]")
-        raise typer.Exit(1)
+    if not result.complete:
+        line = incomplete_line(result.counts(), unreadable=len(bad))
+        console.print(f"{line}; run the same command again to retry them", highlight=False, soft_wrap=True)
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @app.command("ingest")

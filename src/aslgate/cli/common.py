@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+import yaml
 from rich.console import Console
 
 from aslgate.errors import UserError
+from aslgate.metrics import TaskCounts
 
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
@@ -37,6 +39,7 @@ def _options(
 
 out = Console()
 F = TypeVar("F", bound=Callable[..., Any])
+EXIT_INCOMPLETE = 3  # the run's evidence is incomplete: a sample errored or was not scored
 
 
 class BadInput(UserError):
@@ -83,17 +86,35 @@ def emit_verdict(v: Any, as_json: bool, line: str) -> None:
     raise typer.Exit(v.exit_code)
 
 
-def model_args(pairs: list[str] | None) -> dict[str, str]:
-    """-M KEY=VALUE options as a dict."""
-    margs = {}
+def model_args(pairs: list[str] | None) -> dict[str, Any]:
+    """-M KEY=VALUE options as a dict; values are read as YAML scalars (true, 0, 1.5), as Inspect's CLI does."""
+    margs: dict[str, Any] = {}
     for kv in pairs or []:
         if "=" not in kv:
             raise BadInput(f"-M {kv}: expected KEY=VALUE")
         k, v = kv.split("=", 1)
-        margs[k] = v
+        try:
+            value = yaml.safe_load(v)
+        except yaml.YAMLError:
+            value = v
+        margs[k] = value if isinstance(value, bool | int | float) else v
     return margs
 
 
 def split_values(values: list[str] | None) -> list[str]:
     """Accept repeated options and comma-separated lists alike."""
     return [x.strip() for v in values or [] for x in v.split(",") if x.strip()]
+
+
+def incomplete_line(counts: list[TaskCounts], unreadable: int = 0) -> str:
+    """The one line that says a run's evidence is incomplete, and how (exit code 3)."""
+    samples = sum(c.samples for c in counts)
+    errored = sum(c.errored for c in counts)
+    unscored = sum(c.unscored for c in counts)
+    tasks = sorted({c.task for c in counts if not c.complete})
+    line = f"INCOMPLETE EVIDENCE (exit {EXIT_INCOMPLETE}): {errored} of {samples} samples errored, {unscored} not scored"
+    if tasks:
+        line += f" (in {', '.join(tasks)})"
+    if unreadable:
+        line += f"; {unreadable} log(s) unreadable"
+    return line

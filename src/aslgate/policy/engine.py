@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from aslgate.metrics import MetricRow
+from aslgate.metrics import MetricRow, TaskCounts
 from aslgate.policy.framework import (
     TIER_ORDER,
     AccessPolicy,
@@ -114,6 +114,8 @@ class Determination(BaseModel):
     frameworks: list[FrameworkDetermination]
     access_policy: AccessPolicy  # the most restrictive across frameworks
     gaps: list[Gap]
+    complete: bool = True  # False when any sample of any task errored or was not scored
+    tasks: list[TaskCounts] = Field(default_factory=list)  # scored / errored / unscored per task
 
 
 def index_rows(metrics: Iterable[MetricRow], model: str) -> Index:
@@ -157,12 +159,21 @@ def _alert(index: Index, rule: Rule | None) -> tuple[bool, float | None, list[st
     if rule is None or rule.metric is None:
         return False, None, []
     assert rule.op is not None and rule.value is not None
-    rows = [r for r in index.get(rule.metric, ()) if _finite(r)]
+    rows = [r for r in index.get(rule.metric, ()) if _finite(r) and not r.no_evidence]
     if not rows:
         return False, None, [f"alert metric {rule.metric} was not measured"]
     values = [_stat(r, rule.statistic) for r in rows]
     hit = [v for v in values if _holds(v, rule.op, rule.value)]
     return bool(hit), (hit or values)[0], []
+
+
+def no_evidence_note(row: MetricRow) -> str:
+    """Why a row with no scored sample says nothing: how many samples errored or went unscored."""
+    failed = row.errored + row.unscored
+    if failed == 0:
+        return "no evidence: no sample was run"
+    why = f"no evidence: {row.errored} of {failed} samples errored"
+    return why + (f", {row.unscored} not scored" if row.unscored else "")
 
 
 def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> ThresholdResult:
@@ -197,8 +208,9 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
     min_n = rule.min_n if rule.min_n is not None else DEFAULT_MIN_N
     best: tuple[int, Status, MetricRow, bool] | None = None
     for row in usable:
-        status = _rule_status(row, rule)
-        small = row.n is not None and row.n < min_n
+        # precautionary: a row with no scored sample can never be crossed, nor ruled out
+        status = "cannot_rule_out" if row.no_evidence else _rule_status(row, rule)
+        small = row.n is not None and row.n < min_n and not row.no_evidence
         if small and status == "below":
             status = "cannot_rule_out"
         if best is None or _SEVERITY[status] > _SEVERITY[best[1]]:
@@ -206,7 +218,9 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
     assert best is not None
     _, status, row, small = best
 
-    notes: list[str] = []
+    notes: list[str] = [no_evidence_note(row)] if row.no_evidence else []
+    if (row.errored or row.unscored) and not row.no_evidence:
+        notes.append(f"{row.errored} errored and {row.unscored} unscored samples are not among the n trials")
     if len(usable) > 1:
         notes.append(f"{len(usable)} rows for {rule.metric}; reporting the most severe")
     if small:
@@ -224,7 +238,7 @@ def evaluate_threshold(threshold: Threshold, index: Index, model: str) -> Thresh
     return ThresholdResult(
         status=status,
         statistic=rule.statistic,
-        statistic_value=_stat(row, rule.statistic),
+        statistic_value=None if row.no_evidence else _stat(row, rule.statistic),
         estimate=row.estimate,
         low=row.low,
         high=row.high,
@@ -315,17 +329,31 @@ def _summary(model: str, dets: list[FrameworkDetermination], access: AccessPolic
     return f"{model}: " + "; ".join(parts) + ". Access: " + ", ".join(flags) + "."
 
 
-def determine_all(frameworks: Sequence[Framework], metrics: Iterable[MetricRow], model: str) -> Determination:
-    """Determinations under every framework, indexing the rows once, plus the combined access policy."""
+def determine_all(
+    frameworks: Sequence[Framework],
+    metrics: Iterable[MetricRow],
+    model: str,
+    tasks: Sequence[TaskCounts] = (),
+) -> Determination:
+    """Determinations under every framework, indexing the rows once, plus the combined access policy.
+
+    `tasks` (sample counts of the eval logs behind it) makes the determination `complete` or not."""
     if not frameworks:
         raise ValueError("determine_all needs at least one framework")
     index = index_rows(metrics, model)
     dets = [_determine_indexed(f, index, model) for f in frameworks]
     access = most_restrictive([d.access_policy for d in dets])
+    complete = all(t.complete for t in tasks)
+    summary = _summary(model, dets, access)
+    if not complete:
+        errored, unscored = sum(t.errored for t in tasks), sum(t.unscored for t in tasks)
+        summary = f"INCOMPLETE EVIDENCE ({errored} samples errored, {unscored} not scored). " + summary
     return Determination(
         model=model,
-        summary=_summary(model, dets, access),
+        summary=summary,
         frameworks=dets,
         access_policy=access,
         gaps=[g for d in dets for g in d.gaps],
+        complete=complete,
+        tasks=list(tasks),
     )

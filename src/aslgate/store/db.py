@@ -16,8 +16,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aslgate.errors import UserError
-from aslgate.evidence import metrics_from_log
-from aslgate.metrics import MetricRow
+from aslgate.evidence import metrics_from_log, task_counts
+from aslgate.metrics import MetricRow, TaskCounts
 from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, PublishedRecord, Run
 
 DEFAULT_DB = "sqlite:///aslgate.db"
@@ -36,6 +36,7 @@ class IngestOutcome:
     status: Literal["ingested", "duplicate", "error"]
     detail: str = ""
     metrics: int = 0
+    counts: TaskCounts | None = None  # scored / errored / unscored samples of a readable log
 
 
 def resolve_url(url: str | None) -> str:
@@ -54,7 +55,7 @@ def _file_sha256(path: Path) -> str:
 
 def _record(r: MetricRow, log_id: int | None = None) -> MetricRecord:
     rec = MetricRecord(model=r.model, metric=r.metric, k=r.k, n=r.n, estimate=r.estimate, low=r.low, high=r.high,
-                       sample_ids=r.sample_ids)  # fmt: skip
+                       sample_ids=r.sample_ids, errored=r.errored, unscored=r.unscored)  # fmt: skip
     if log_id is not None:
         rec.log_id = log_id
     return rec
@@ -105,12 +106,15 @@ class Store:
         except Exception as e:  # Inspect raises many types for a corrupt or truncated log
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             return IngestOutcome(str(p), "error", f"unreadable eval log ({type(e).__name__}: {first})")
+        counts = task_counts(log, str(p.resolve()))
         with Session(self.engine) as s, s.begin():
             existing = s.scalars(select(EvalLogRecord).where(EvalLogRecord.sha256 == digest)).first()
             if existing is not None:
                 if run_id is not None and existing.run_id is None:
                     existing.run_id = run_id
-                return IngestOutcome(str(p), "duplicate", f"already ingested as {existing.path}")
+                return IngestOutcome(
+                    str(p), "duplicate", f"already ingested as {existing.path}", counts=counts
+                )
             rows = metrics_from_log(log, str(p.resolve()))
             rec = EvalLogRecord(
                 sha256=digest,
@@ -124,7 +128,7 @@ class Store:
             )
             rec.metrics = [_record(r) for r in rows]
             s.add(rec)
-        return IngestOutcome(str(p), "ingested", metrics=len(rows))
+        return IngestOutcome(str(p), "ingested", metrics=len(rows), counts=counts)
 
     def add_derived(self, rows: list[MetricRow]) -> None:
         """Store rows computed across logs (e.g. uplift), attached to the log named in each row; idempotent."""
@@ -171,6 +175,8 @@ class Store:
                     high=m.high,
                     log=log.path,
                     sample_ids=list(m.sample_ids or []),
+                    errored=m.errored or 0,
+                    unscored=m.unscored or 0,
                 )
         rows = list(newest.values())
         if published if published is not None else run_id is None:

@@ -60,6 +60,8 @@ class MetricRecord(Base):
     low: Mapped[float] = mapped_column(Float)
     high: Mapped[float] = mapped_column(Float)
     sample_ids: Mapped[list] = mapped_column(JSON, default=list)
+    errored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    unscored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     log: Mapped[EvalLogRecord] = relationship(back_populates="metrics")
 
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "report_0002"
-down_revision = "0001"
+down_revision = "0002"  # after the incomplete-evidence columns
 branch_labels = None
 depends_on = None
 
