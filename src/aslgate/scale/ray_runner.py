@@ -147,10 +147,12 @@ def run_shard(cfg_json: dict[str, Any], shard_json: dict[str, Any]) -> dict[str,
         epochs=cfg.epochs,
         display="none",
         retry_attempts=1,
-        fail_on_error=False,
+        fail_on_error=True,  # an errored sample marks the shard's log failed: the next run retries it
+        continue_on_fail=True,
         log_dir_allow_dirty=True,
         log_buffer=1,  # every finished sample is on shared storage before the next starts
         log_format=LOG_FORMAT,
+        **cfg.retry_config(),
     )
     [log] = logs
     return {"shard": shard.id, "log": log.location, "status": str(log.status)}
