@@ -6,8 +6,10 @@ each, all on 127.0.0.1) and stop it afterwards."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -74,6 +76,29 @@ def test_merge_keeps_finished_samples_and_counts_a_failed_shards_as_errored(tmp_
     assert none.n == 0
 
 
+def _stop_cluster(port: int) -> None:
+    """Stop this cluster's processes only (every one names its GCS port); `ray stop` would stop every
+    Ray cluster on the machine."""
+    mine = re.compile(rf"(--gcs_server_port={port}|--gcs-address=[^ ]+:{port}|--address=[^ ]+:{port})\b")
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                args = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except OSError:
+                continue
+            if mine.search(args):
+                pids.append(int(proc.name))
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                os.kill(pid, sig)
+        if not pids:
+            return
+        time.sleep(2)
+
+
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A head (no CPUs: it only schedules) and two worker nodes of one CPU each, on loopback."""
@@ -83,7 +108,6 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     os.environ["RAY_AUTH_MODE"] = "disabled"
     env = {**os.environ, "RAY_USAGE_STATS_ENABLED": "0"}
     common = ["--node-ip-address=127.0.0.1", "--object-store-memory=100000000", "--disable-usage-stats"]
-    subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
     head = [RAY, "start", "--head", f"--port={port}", "--num-cpus=0", "--include-dashboard=false", *common]
     subprocess.run(head, env=env, check=True, capture_output=True, timeout=120)
     address = f"127.0.0.1:{port}"
@@ -93,7 +117,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             subprocess.run(node, env=env, check=True, capture_output=True, timeout=120)
         yield address
     finally:
-        subprocess.run([RAY, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        _stop_cluster(port)
         if saved is None:
             os.environ.pop("RAY_AUTH_MODE", None)
         else:
