@@ -275,6 +275,7 @@ class GatewayProcess:
             *extra,
         ]
         self.proc: subprocess.Popen[str] | None = None
+        self.signalled = False
 
     @property
     def url(self) -> str:
@@ -301,14 +302,16 @@ class GatewayProcess:
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> tuple[int | None, str]:
         if self.proc is None:
             return None, ""
-        if self.proc.poll() is None:
+        if self.proc.poll() is None and not self.signalled:
             self.proc.send_signal(sig)
+            self.signalled = True
         try:
             self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
         return self.proc.returncode, self.log_path.read_text()
 
     def __exit__(self, *exc: Any) -> None:

@@ -289,6 +289,35 @@ class Gateway:
             **({"reason": entry.detail["reason"]} if "reason" in entry.detail else {}),
         )
 
+    def _begin_finish(self, t: Ticket, status: int, decision: str, reason: str | None) -> bool:
+        if t.settled:
+            return False
+        t.settled = True
+        t.entry.status, t.entry.decision = status, decision
+        if reason:
+            t.entry.detail["reason"] = reason
+        t.entry.latency_ms = (time.perf_counter() - t.started) * 1000
+        return True
+
+    def _settle_or_log(self, t: Ticket, input_tokens: int, output_tokens: int) -> None:
+        try:
+            self._settle(t, input_tokens, output_tokens)
+        except Exception as e:  # never lose the record silently: log everything needed to replay it
+            log(
+                self.logger,
+                "settlement failed",
+                logging.ERROR,
+                error=str(e),
+                entry=t.entry.__dict__,
+                reserved=t.reserved,
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+            )
+            raise
+        finally:
+            self.metrics.inflight.dec()
+        self._observe(t.entry, t.stream)
+
     async def finish(
         self,
         t: Ticket,
@@ -298,29 +327,23 @@ class Gateway:
         output_tokens: int,
         reason: str | None = None,
     ) -> None:
-        """Settle an admitted request once: billing and audit in one transaction, shielded."""
-        if t.settled:
-            return
-        t.settled = True
-        t.entry.status, t.entry.decision = status, decision
-        if reason:
-            t.entry.detail["reason"] = reason
-        t.entry.latency_ms = (time.perf_counter() - t.started) * 1000
-        try:
-            await self.db_shielded(lambda: self._settle(t, input_tokens, output_tokens))
-        except Exception as e:  # never lose the record silently: log everything needed to replay it
-            log(
-                self.logger,
-                "settlement failed",
-                logging.ERROR,
-                error=str(e),
-                entry=t.entry.__dict__,
-                reserved=t.reserved,
-            )
-            raise
-        finally:
-            self.metrics.inflight.dec()
-        self._observe(t.entry, t.stream)
+        """Settle an admitted request once: billing and audit in one transaction, in a worker thread."""
+        if self._begin_finish(t, status, decision, reason):
+            await self.db_shielded(lambda: self._settle_or_log(t, input_tokens, output_tokens))
+
+    def finish_now(
+        self,
+        t: Ticket,
+        status: int,
+        decision: str,
+        input_tokens: int,
+        output_tokens: int,
+        reason: str | None = None,
+    ) -> None:
+        """The same, blocking, for a task being cancelled (client gone, shutdown timeout): no await can be
+        trusted to complete there, and one short transaction is worth a few milliseconds of the loop."""
+        if self._begin_finish(t, status, decision, reason):
+            self._settle_or_log(t, input_tokens, output_tokens)
 
     async def reject(self, entry: Entry, err: ApiError, started: float) -> JSONResponse:
         entry.status, entry.decision = err.status, err.decision
@@ -462,7 +485,7 @@ class Gateway:
                 return await self.stream(t, payload, policy)
             return await self.plain(t, payload, policy)
         except BaseException:
-            await self.finish(t, 500, "error", 0, 0, "internal error before the response")
+            self.finish_now(t, 500, "error", 0, 0, "internal error before the response")
             raise
 
     async def _upstream_error(self, t: Ticket, status: int, raw: bytes) -> JSONResponse:
@@ -643,8 +666,12 @@ class Gateway:
             status, decision, reason = 499, "abandoned", "client disconnected mid-stream"
             raise
         finally:
-            with anyio.CancelScope(shield=True):
-                await resp.aclose()
+            cancelled = status == 499
+            try:
+                with anyio.CancelScope(shield=True):
+                    await resp.aclose()
+            except BaseException:  # cancelled again while closing: the connection is dropped anyway
+                cancelled = True
             if not done and status == 200:
                 status, decision, reason = 499, "abandoned", "stream ended before [DONE]"
             complete = done and usage is not None
@@ -654,7 +681,10 @@ class Gateway:
                 if complete and usage
                 else estimate_tokens("".join(sent))
             )
-            await self.finish(t, status, decision, in_tok, out_tok, reason)
+            if cancelled:
+                self.finish_now(t, status, decision, in_tok, out_tok, reason)
+            else:
+                await self.finish(t, status, decision, in_tok, out_tok, reason)
 
 
 def _openai_error_handlers(app: FastAPI) -> None:

@@ -129,7 +129,8 @@ def verify(engine: Engine) -> VerifyReport:
         rows = list(s.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
         head = s.get(AuditHead, 1)
     by_hash = {r.hash: r.seq for r in rows}
-    prev_hash, expect_seq = GENESIS, 1
+    prev_hash: str | None = GENESIS
+    expect_seq = 1
     for r in rows:
         if r.seq > expect_seq:
             gap = f"{expect_seq}" if r.seq == expect_seq + 1 else f"{expect_seq}-{r.seq - 1}"
@@ -148,7 +149,9 @@ def verify(engine: Engine) -> VerifyReport:
                 problems.append(f"record {r.seq}: holds record {moved}'s content (reordered)")
             else:
                 problems.append(f"record {r.seq}: modified (its content does not match its hash)")
-        elif r.prev_hash != prev_hash and r.seq == expect_seq:
+            prev_hash, expect_seq = None, r.seq + 1  # the link to the next record is already named broken
+            continue
+        if prev_hash is not None and r.prev_hash != prev_hash and r.seq == expect_seq:
             where = by_hash.get(r.prev_hash)
             src = f"record {where}" if where is not None else "a record that is not in the log"
             problems.append(

@@ -38,7 +38,7 @@ def run_server(settings: Settings) -> None:
             workers=settings.workers,
             log_config=UVICORN_LOG_CONFIG,
             access_log=False,
-            timeout_graceful_shutdown=int(settings.graceful_timeout),
+            timeout_graceful_shutdown=settings.graceful_timeout,  # type: ignore[arg-type]
             timeout_keep_alive=30,
             lifespan="on",
         )
