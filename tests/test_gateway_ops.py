@@ -410,7 +410,12 @@ def test_sigterm_during_twenty_streams_loses_no_billing_or_audit_record(
             started, counter = asyncio.Event(), [0]
             async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=40)) as c:
                 tasks = [asyncio.create_task(stream_one(c, started, counter)) for _ in range(20)]
-                await asyncio.wait_for(started.wait(), 30)
+                try:
+                    await asyncio.wait_for(started.wait(), 90)
+                except TimeoutError:
+                    raise AssertionError(
+                        f"only {counter[0]} of 20 streams started; {gw.log_path.read_text()[-3000:]}"
+                    ) from None
                 assert gw.proc is not None
                 gw.proc.send_signal(signal.SIGTERM)  # all 20 are mid-stream
                 gw.signalled = True

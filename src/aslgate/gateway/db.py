@@ -132,7 +132,7 @@ class AuditRecord(Base):
     __tablename__ = "gw_audit"
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(40))
-    request_id: Mapped[str] = mapped_column(String(40))
+    request_id: Mapped[str] = mapped_column(String(64))
     key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     org: Mapped[str | None] = mapped_column(Text, nullable=True)
     tier: Mapped[str | None] = mapped_column(String(32), nullable=True)
