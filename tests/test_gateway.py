@@ -59,11 +59,21 @@ class Env:
             timeout=timeout,
         )
 
+    def quiesce(self) -> None:
+        """Wait until every admitted request has settled (a 200 settles just after its body is sent)."""
+        import time
+
+        deadline = time.monotonic() + 10
+        while self.reserved() and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     def usage_rows(self) -> int:
+        self.quiesce()
         with Session(self.engine) as s:
             return s.scalar(select(func.count(Usage.id))) or 0
 
     def charged(self) -> int:
+        self.quiesce()
         with Session(self.engine) as s:
             return s.scalar(select(func.coalesce(func.sum(Usage.cost_nusd), 0))) or 0
 
@@ -72,6 +82,7 @@ class Env:
             return s.scalar(select(func.coalesce(func.sum(Org.reserved_nusd), 0))) or 0
 
     def audit_rows(self) -> list[AuditRecord]:
+        self.quiesce()
         with Session(self.engine) as s:
             return list(s.scalars(select(AuditRecord).order_by(AuditRecord.seq)))
 
@@ -506,6 +517,7 @@ def test_rate_limit_per_org_tpm(tmp_path: Path) -> None:
         set_org(e.engine, "tiny", tpm=30)
         k1, k2 = e.key(org="tiny"), e.key(org="tiny")
         assert e.post(k1, chat("hi CHUNKS=10")).status_code == 200  # 15 estimated, then 11 + 10 actual tokens
+        e.quiesce()  # actual tokens are counted when the request settles
         assert_error(
             e.post(k2, chat("hi CHUNKS=10")), 429, "rate_limit_exceeded"
         )  # the org's tokens, any key

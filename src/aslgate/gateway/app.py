@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -546,11 +547,14 @@ class Gateway:
                 "content_policy_violation",
             ).response()
         action = "flagged" if "flagged" in (t.entry.decision, d.action) else "served"
-        await self.finish(t, 200, action, in_tok, out_tok)
         headers = {"x-aslgate-request-id": t.entry.request_id}
         if action == "flagged":
             headers["x-aslgate-flagged"] = "offensive_cyber"
-        return JSONResponse(data, headers=headers)
+        # settled right after the body is sent, inside the same request task (so graceful shutdown waits
+        # for it): the client does not wait for the billing transaction
+        return JSONResponse(
+            data, headers=headers, background=BackgroundTask(self.finish, t, 200, action, in_tok, out_tok)
+        )
 
     async def stream(self, t: Ticket, payload: dict[str, Any], policy: LoadedPolicy) -> Response:
         assert self.upstream is not None
