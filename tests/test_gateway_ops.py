@@ -440,3 +440,46 @@ def test_sigterm_during_twenty_streams_loses_no_billing_or_audit_record(
     assert audit.verify(engine).ok
     lines = [json.loads(x) for x in log.splitlines() if x.startswith("{")]
     assert sum(1 for x in lines if x.get("msg") == "request") == 20  # structured JSON logs, one per request
+
+
+def test_serve_with_bad_input_is_a_one_line_error(tmp_path: Path) -> None:
+    db = _db(tmp_path)
+    code, out = run(
+        "serve",
+        "--upstream",
+        "http://127.0.0.1:9/v1",
+        "--determination",
+        str(tmp_path / "no.json"),
+        "--db",
+        db,
+    )
+    assert code == 2 and "determination file does not exist" in out
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        '{"model": "m", "summary": "", "frameworks": [], "gaps": [], "access_policy": {"allowed_tiers": ["root"]}}'
+    )
+    code, out = run("serve", "--upstream", "http://127.0.0.1:9/v1", "--determination", str(bad), "--db", db)
+    assert code == 2 and "access_policy.allowed_tiers" in out and "Traceback" not in out
+    det = write_determination(tmp_path / "d.json", ["partner"])
+    code, out = run(
+        "serve",
+        "--upstream",
+        "http://127.0.0.1:9/v1",
+        "--determination",
+        str(det),
+        "--db",
+        db,
+        "--classifier",
+        "no_such_module:factory",
+    )
+    assert code == 2 and "--classifier 'no_such_module:factory'" in out
+    code, out = run(
+        "serve",
+        "--upstream",
+        "http://127.0.0.1:9/v1",
+        "--determination",
+        str(det),
+        "--db",
+        "postgresql+psycopg://u:secret@127.0.0.1:1/x",
+    )
+    assert code == 2 and "cannot use gateway database" in out and "secret" not in out

@@ -837,7 +837,7 @@ def load_classifier(settings: Settings) -> Classifier:
         try:
             factory = getattr(importlib.import_module(mod), attr or "load")
         except (ImportError, AttributeError) as e:
-            raise ClassifierMissing(f"--classifier {spec}: cannot load it ({e})") from None
+            raise ClassifierMissing(f"--classifier {spec!r}: cannot load it ({e})") from None
         return factory()
     try:
         from aslgate.gateway.classifier import load_default_classifier  # type: ignore[attr-defined]
