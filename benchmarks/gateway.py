@@ -148,45 +148,105 @@ def pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
 
 
+class RawClient:
+    """A minimal keep-alive HTTP/1.1 client on asyncio streams: the load generator must cost far less than
+    what it measures (httpx's pool alone saturates a core at a few hundred requests/s here)."""
+
+    def __init__(self, port: int, size: int = 256) -> None:
+        self.port, self.size, self.opened = port, size, 0
+        self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+
+    async def _conn(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if self.idle.empty() and self.opened < self.size:
+            self.opened += 1
+            return await asyncio.open_connection("127.0.0.1", self.port)
+        return await self.idle.get()
+
+    async def post(self, path: str, body: bytes, key: str | None, start: float) -> tuple[int, float | None]:
+        """Status and, for a chunked (streamed) answer, the time to the first content chunk (ms)."""
+        r, w = await self._conn()
+        try:
+            return await self._exchange(r, w, path, body, key, start)
+        except BaseException:
+            w.close()
+            self.opened -= 1
+            raise
+
+    async def _exchange(
+        self,
+        r: asyncio.StreamReader,
+        w: asyncio.StreamWriter,
+        path: str,
+        body: bytes,
+        key: str | None,
+        start: float,
+    ) -> tuple[int, float | None]:
+        auth = f"Authorization: Bearer {key}\r\n" if key else ""
+        w.write(
+            f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        head = (await r.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+        status = int(head.split(" ", 2)[1])
+        first = None
+        if "transfer-encoding: chunked" in head:
+            while True:
+                size = int((await r.readuntil(b"\r\n")).strip(), 16)
+                chunk = await r.readexactly(size + 2)
+                if size == 0:
+                    break
+                if first is None and b'"content"' in chunk:
+                    first = (time.perf_counter() - start) * 1000
+        else:
+            n = int(head.split("content-length:", 1)[1].split("\r\n", 1)[0])
+            await r.readexactly(n)
+        if "connection: close" in head:
+            w.close()
+            self.opened -= 1
+        else:
+            self.idle.put_nowait((r, w))
+        return status, first
+
+    async def close(self) -> None:
+        while not self.idle.empty():
+            _, w = self.idle.get_nowait()
+            w.close()
+
+
 async def load(
     url: str, key: str | None, rate: float, count: int, stream: bool = False
 ) -> tuple[list[float], int]:
-    """Open loop: request i starts at i/rate seconds; returns latencies (ms) of successes and error count."""
-    headers = {"authorization": f"Bearer {key}"} if key else {}
-    body = {"model": "bench", "messages": [{"role": "user", "content": "hello there"}], "stream": stream}
+    """Open loop: request i starts at i/rate seconds; returns latencies (ms) of successes (time to the
+    last byte, or to the first token when streaming) and the error count."""
+    port = int(url.rsplit(":", 1)[1])
+    body = json.dumps(
+        {"model": "bench", "messages": [{"role": "user", "content": "hello there"}], "stream": stream}
+    ).encode()
     lat: list[float] = []
     errors = 0
-    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(timeout=30, limits=limits) as c:
+    client = RawClient(port)
 
-        async def one(i: int, t0: float) -> None:
-            nonlocal errors
-            await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
-            start = time.perf_counter()
-            try:
-                if stream:
-                    async with c.stream(
-                        "POST", f"{url}/v1/chat/completions", json=body, headers=headers
-                    ) as r:
-                        first = None
-                        async for line in r.aiter_lines():
-                            if first is None and line.startswith("data: ") and '"content"' in line:
-                                first = (time.perf_counter() - start) * 1000  # time to first token
-                        if first is not None:
-                            lat.append(first)
-                        ok = r.status_code == 200
-                else:
-                    r = await c.post(f"{url}/v1/chat/completions", json=body, headers=headers)
-                    ok = r.status_code == 200
-                    if ok:
-                        lat.append((time.perf_counter() - start) * 1000)
-                if not ok:
-                    errors += 1
-            except httpx.HTTPError:
-                errors += 1
+    async def one(i: int, t0: float) -> None:
+        nonlocal errors
+        await asyncio.sleep(max(0.0, t0 + i / rate - time.perf_counter()))
+        start = time.perf_counter()
+        try:
+            status, first = await client.post("/v1/chat/completions", body, key, start)
+        except (OSError, asyncio.IncompleteReadError, ValueError, IndexError):
+            errors += 1
+            return
+        if status != 200:
+            errors += 1
+        elif stream:
+            if first is not None:
+                lat.append(first)
+        else:
+            lat.append((time.perf_counter() - start) * 1000)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one(i, t0) for i in range(count)))
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i, t0) for i in range(count)))
+    await client.close()
     return lat, errors
 
 
@@ -198,6 +258,7 @@ def main() -> None:
     ap.add_argument("--classifier", default="null", help="null (no-op, the gateway's own cost) or default")
     ap.add_argument("--rss-requests", default="1000,10000")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally below: stop the servers
     env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'benchmarks'}"}
     with tempfile.TemporaryDirectory() as tmp:
         up_port, gw_port = free_port(), free_port()

@@ -88,6 +88,12 @@ def serve_cmd(
         typer.Option("--classifier", help="module:factory of a classifier (default: the offline model)."),
     ] = None,
     graceful_timeout: Annotated[float, typer.Option("--graceful-timeout")] = 30.0,
+    max_connections: Annotated[
+        int,
+        typer.Option(
+            "--max-connections", min=1, help="Upstream connections per worker (more requests queue)."
+        ),
+    ] = 64,
 ) -> None:
     """Serve the model behind the determination's access policy (OpenAI-compatible API)."""
     from aslgate.gateway.server import run_server
@@ -123,6 +129,7 @@ def serve_cmd(
         store_prompts=store_prompts,
         classifier=classifier,
         graceful_timeout=graceful_timeout,
+        max_connections=max_connections,
     )
     run_server(settings)
 

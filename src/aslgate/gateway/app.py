@@ -577,8 +577,10 @@ class Gateway:
                 "upstream_timeout",
             ).response()
         if resp.status_code != 200:
-            raw = await resp.aread()
-            await resp.aclose()
+            try:
+                raw = await resp.aread()
+            finally:
+                await self.upstream.close_stream(resp)
             return await self._upstream_error(t, resp.status_code, raw)
         headers = {"x-aslgate-request-id": t.entry.request_id, "cache-control": "no-cache"}
         if t.entry.decision == "flagged":
@@ -673,7 +675,8 @@ class Gateway:
             cancelled = status == 499
             try:
                 with anyio.CancelScope(shield=True):
-                    await resp.aclose()
+                    assert self.upstream is not None
+                    await self.upstream.close_stream(resp)
             except BaseException:  # cancelled again while closing: the connection is dropped anyway
                 cancelled = True
             if not done and status == 200:

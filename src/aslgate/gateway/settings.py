@@ -36,7 +36,7 @@ class Settings(BaseModel):
     upstream_model: str | None = None  # the name sent upstream; default: the public id
     upstream_api_key: str | None = None
     upstream_timeout: float = 60.0  # seconds without a byte from the upstream -> 504 / stream cut
-    max_connections: int = 200  # the pooled upstream client
+    max_connections: int = 64  # the pooled upstream client (requests beyond wait their turn)
     max_body_bytes: int = 1024 * 1024
     default_max_tokens: int = 4096  # reserved (and sent upstream) when the client names no limit
     prices: dict[str, Price] = Field(default_factory=dict)
