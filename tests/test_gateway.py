@@ -36,6 +36,7 @@ class Env:
     classifier: KeywordClassifier
     determination: Path
     tmp: Path
+    gateway: Any = None
 
     def key(self, tier: str = "partner", org: str = "acme", **kw: Any) -> str:
         return create_key(self.engine, org, tier, **kw).key
@@ -64,7 +65,7 @@ class Env:
         import time
 
         deadline = time.monotonic() + 10
-        while self.reserved() and time.monotonic() < deadline:
+        while ((self.gateway and self.gateway.inflight) or self.reserved()) and time.monotonic() < deadline:
             time.sleep(0.01)
 
     def usage_rows(self) -> int:
@@ -115,8 +116,9 @@ def _start(tmp_path: Path, tiers: list[str], offense: bool = False, **settings: 
     clf = KeywordClassifier()
     with ServerThread(up.app(), port=up.port):
         s = Settings(upstream=up.url, determination=str(det), db=db, **settings)
-        with ServerThread(create_app(s, classifier=clf)) as gw:
-            yield Env(gw.url, engine, up, clf, det, tmp_path)
+        app = create_app(s, classifier=clf)
+        with ServerThread(app) as gw:
+            yield Env(gw.url, engine, up, clf, det, tmp_path, app.state.gateway)
 
 
 @pytest.fixture

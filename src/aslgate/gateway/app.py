@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import signal
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,7 +27,6 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from sqlalchemy import select, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Receive, Scope, Send
 
@@ -135,6 +135,22 @@ class GatedStream(StreamingResponse):
                 await self.body_iterator.aclose()  # type: ignore[attr-defined]
 
 
+class SettledJSONResponse(JSONResponse):
+    """A JSON answer whose billing settles right after its body is sent (the client does not wait for the
+    transaction), in a finally: also when sending failed."""
+
+    def __init__(self, content: Any, settle: Callable[[], Any], headers: dict[str, str]) -> None:
+        super().__init__(content, headers=headers)
+        self.settle = settle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self.settle()
+
+
 class Gateway:
     """Per-worker state: settings, database, classifier, the current policy, the pooled client."""
 
@@ -147,6 +163,8 @@ class Gateway:
         self.logger = logging.getLogger(LOGGER)
         self.upstream: Upstream | None = None
         self.epoch = self._read_epoch()
+        self._sqlite_lock = threading.Lock()
+        self.inflight = 0  # admitted, not yet settled
 
     @property
     def model(self) -> str:
@@ -227,19 +245,24 @@ class Gateway:
             ),
         ]
 
+    def _write(self) -> contextlib.AbstractContextManager[Any]:
+        """SQLite: one writer at a time inside this process (a mutex hand-off, instead of SQLite's
+        sleeping busy handler); other processes still wait on the database lock."""
+        return self._sqlite_lock if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+
     def _admit(self, p: Principal, limits: list[Limit], tokens: int, reserve: int) -> int:
         window = ratelimit.current_window()
-        with Session(self.engine) as s, s.begin():
+        with self._write(), Session(self.engine) as s, s.begin():
             ratelimit.admit(s, limits, tokens, window)
             metering.reserve(s, p.org_id, reserve)
         return window
 
     def _record(self, entry: Entry) -> None:
-        with Session(self.engine) as s, s.begin():
+        with self._write(), Session(self.engine) as s, s.begin():
             audit.append(s, entry)
 
     def _settle(self, t: Ticket, input_tokens: int, output_tokens: int) -> None:
-        with Session(self.engine) as s, s.begin():
+        with self._write(), Session(self.engine) as s, s.begin():
             ratelimit.add_tokens(s, t.limits, input_tokens + output_tokens - t.est_input, t.window)
             ch = metering.settle(
                 s,
@@ -317,6 +340,7 @@ class Gateway:
             raise
         finally:
             self.metrics.inflight.dec()
+            self.inflight -= 1
         self._observe(t.entry, t.stream)
 
     async def finish(
@@ -463,8 +487,15 @@ class Gateway:
             price = self.settings.price(self.model)
             reserve = metering.cost(price, est_in, max_out)
             limits = self._limits(p)
+            if not p.org_capped and all(lim.rpm is None and lim.tpm is None for lim in limits):
+                reserve = (
+                    0  # nothing to enforce: no budget cap, no rate limit (credits are charged on settling)
+                )
             try:
-                window = await self.db(lambda: self._admit(p, limits, est_in, reserve))
+                if reserve == 0 and all(lim.rpm is None and lim.tpm is None for lim in limits):
+                    window = ratelimit.current_window()
+                else:
+                    window = await self.db(lambda: self._admit(p, limits, est_in, reserve))
             except RateLimited as e:
                 raise ApiError(
                     429,
@@ -479,6 +510,7 @@ class Gateway:
             return await self.reject(entry, err, started)
         entry.decision = d.action
         self.metrics.inflight.inc()
+        self.inflight += 1
         t = Ticket(p, limits, window, reserve, est_in, price, self.model, entry, started, stream)
         payload["model"] = self.settings.upstream_model or self.model
         try:
@@ -550,11 +582,7 @@ class Gateway:
         headers = {"x-aslgate-request-id": t.entry.request_id}
         if action == "flagged":
             headers["x-aslgate-flagged"] = "offensive_cyber"
-        # settled right after the body is sent, inside the same request task (so graceful shutdown waits
-        # for it): the client does not wait for the billing transaction
-        return JSONResponse(
-            data, headers=headers, background=BackgroundTask(self.finish, t, 200, action, in_tok, out_tok)
-        )
+        return SettledJSONResponse(data, lambda: self.finish(t, 200, action, in_tok, out_tok), headers)
 
     async def stream(self, t: Ticket, payload: dict[str, Any], policy: LoadedPolicy) -> Response:
         assert self.upstream is not None

@@ -45,6 +45,7 @@ class Principal:
     key_tpm: int | None
     org_rpm: int | None
     org_tpm: int | None
+    org_capped: bool = True  # the org has a paid-budget cap (admission must reserve)
 
 
 @dataclass(frozen=True)
@@ -264,4 +265,5 @@ def authenticate(session: Session, header: str | None) -> Principal:
         key_tpm=k.tpm,
         org_rpm=org.rpm,
         org_tpm=org.tpm,
+        org_capped=org.budget_nusd is not None,
     )
