@@ -143,6 +143,18 @@ def rss_mib(pids: list[int]) -> float:
     return total / 1024
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes (from /proc), to report CPU per request."""
+    total = 0
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
@@ -332,14 +344,23 @@ def main() -> None:
                 f"{'rate':>6} {'n':>6} {'direct p50':>11} {'gw p50':>8} {'added p50':>10} {'direct p99':>11} "
                 f"{'gw p99':>8} {'added p99':>10} {'errors':>7}"
             )
+            cpu_rows: list[tuple[float, float, float]] = []
             for rate in (float(r) for r in args.rates.split(",")):
                 n = int(rate * args.seconds)
+                c0 = cpu_seconds([up.pid])
                 d, de = asyncio.run(load(direct, None, rate, n))
+                c1 = cpu_seconds([up.pid])
+                w0 = cpu_seconds(workers)
                 g, ge = asyncio.run(load(gateway, key, rate, n))
+                cpu_rows.append((rate, (c1 - c0) / n * 1000, (cpu_seconds(workers) - w0) / n * 1000))
                 sent += n
                 print(
                     f"{rate:>6.0f} {n:>6} {pct(d, 0.5):>9.2f}ms {pct(g, 0.5):>6.2f}ms {pct(g, 0.5) - pct(d, 0.5):>8.2f}ms "
                     f"{pct(d, 0.99):>9.2f}ms {pct(g, 0.99):>6.2f}ms {pct(g, 0.99) - pct(d, 0.99):>8.2f}ms {de + ge:>7}"
+                )
+            for rate, up_ms, gw_ms in cpu_rows:
+                print(
+                    f"CPU per request at {rate:.0f} req/s: upstream {up_ms:.2f} ms, gateway workers {gw_ms:.2f} ms"
                 )
             d, _ = asyncio.run(load(direct, None, 20, 60, stream=True))
             g, _ = asyncio.run(load(gateway, key, 20, 60, stream=True))

@@ -821,6 +821,7 @@ def create_app(
                 "status": "ok",
                 "model": gw.model,
                 "epoch": gw.epoch,
+                "inflight": gw.inflight,
                 "halt_development": gw.policy.access.halt_development,
             }
         )
