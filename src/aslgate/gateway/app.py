@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import logging
+import os
 import signal
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -164,6 +166,12 @@ class Gateway:
         self.upstream: Upstream | None = None
         self.epoch = self._read_epoch()
         self._sqlite_lock = threading.Lock()
+        db_file = self.engine.url.database if self.engine.dialect.name == "sqlite" else None
+        self._lock_fd = (
+            os.open(f"{db_file}-gwlock", os.O_RDWR | os.O_CREAT, 0o600)
+            if db_file and db_file != ":memory:"
+            else None
+        )
         self.inflight = 0  # admitted, not yet settled
 
     @property
@@ -245,10 +253,23 @@ class Gateway:
             ),
         ]
 
-    def _write(self) -> contextlib.AbstractContextManager[Any]:
-        """SQLite: one writer at a time inside this process (a mutex hand-off, instead of SQLite's
-        sleeping busy handler); other processes still wait on the database lock."""
-        return self._sqlite_lock if self.engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[None]:
+        """SQLite: one writer at a time, handed over by a mutex inside this process and an flock on
+        `<db>-gwlock` between worker processes; both wake the next writer at once, where SQLite's busy
+        handler sleeps in growing steps (up to 100 ms) and lets one process starve the other."""
+        if self.engine.dialect.name != "sqlite":
+            yield
+            return
+        with self._sqlite_lock:
+            if self._lock_fd is None:
+                yield
+                return
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _admit(self, p: Principal, limits: list[Limit], tokens: int, reserve: int) -> int:
         window = ratelimit.current_window()
