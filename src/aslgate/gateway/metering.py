@@ -57,11 +57,15 @@ def _credits(session: Session, org_id: int, lock: bool) -> list[Credit]:
     return list(session.scalars(q.with_for_update() if lock else q))
 
 
-def available(session: Session, org: Org, lock: bool = True) -> int | None:
+def available(
+    session: Session, org: Org, lock: bool = True, credits: list[Credit] | None = None
+) -> int | None:
     """Credits + remaining paid budget - reservations; None when the paid budget is uncapped."""
-    credit = sum(c.remaining_nusd for c in _credits(session, org.id, lock))
     if org.budget_nusd is None:
         return None
+    credit = sum(
+        c.remaining_nusd for c in (credits if credits is not None else _credits(session, org.id, lock))
+    )
     return credit + org.budget_nusd - org.paid_spent_nusd - org.reserved_nusd
 
 
@@ -95,10 +99,11 @@ def settle(
     org = lock_org(session, org_id)
     org.reserved_nusd = max(0, org.reserved_nusd - reserved)
     actual = cost(price, input_tokens, output_tokens)
-    avail = available(session, org)
+    credits = _credits(session, org.id, lock=True) if actual else []
+    avail = available(session, org, credits=credits)
     charged = actual if avail is None else max(0, min(actual, avail))
     left, from_credit = charged, 0
-    for c in _credits(session, org.id, lock=True):
+    for c in credits:
         if left <= 0:
             break
         take = min(c.remaining_nusd, left)
