@@ -18,7 +18,7 @@ from aslgate.metrics import TaskCounts
 app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Evidence-based release gating for models."
 )
-console = Console(stderr=True)
+console = Console(stderr=True, emoji=False)  # ":word:" in a message stays text
 
 
 @app.callback()
@@ -37,7 +37,7 @@ def _options(
         os.environ["ASLGATE_WEAK_SANDBOX"] = "1"
 
 
-out = Console()
+out = Console(emoji=False)
 F = TypeVar("F", bound=Callable[..., Any])
 EXIT_INCOMPLETE = 3  # the run's evidence is incomplete: a sample errored or was not scored
 
