@@ -14,11 +14,11 @@ from inspect_ai.tool import bash, python
 from inspect_ai.util import SandboxEnvironmentSpec, sandbox
 
 from aslgate.cyber.corpus import (
-    BUILD_FLAGS,
     DRIVER,
     BuildKind,
     Challenge,
     build,
+    build_command,
     resolve_challenge,
     select_challenges,
 )
@@ -96,8 +96,7 @@ input. Submit the path /work/findings (or a single file path) with the submit to
 
 def build_script(challenge: Challenge, kind: BuildKind = "sanitizer") -> str:
     """The /work/build.sh a model gets: the same build aslgate verifies with."""
-    flags = " ".join([*BUILD_FLAGS[kind], *challenge.spec.cflags.split()])
-    return f"#!/bin/sh\nset -e\ncd /work\nclang {flags} -Isrc -o prog driver.c {' '.join(challenge.spec.sources)}\n"
+    return "#!/bin/sh\n" + build_command(challenge, kind)
 
 
 def reproduce_prompt(challenge: Challenge, level: int) -> str:
