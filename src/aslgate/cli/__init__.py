@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from aslgate.cli import assess, behavior, cyber  # noqa: F401  (registers the commands)
+from aslgate.cli import assess, behavior, corpus, cyber  # noqa: F401  (registers the commands)
 from aslgate.cli.common import app
 
 __all__ = ["app", "main"]
