@@ -125,3 +125,26 @@ def test_splits_select_and_unverified_are_left_out() -> None:
     assert all(c.spec.verified for c in every)
     with pytest.raises(ChallengeError, match="split must be one of"):
         select_challenges(split="both")
+
+
+def test_metrics_are_kept_per_split(tmp_path: Path) -> None:
+    from inspect_ai import eval
+    from inspect_ai.log import read_eval_log
+
+    from aslgate.cyber.tasks import cyber_reproduce
+    from aslgate.evidence import metrics_from_log
+    from aslgate.policy.catalogue import is_known
+
+    ids = ["stack-name-copy", "real-cjson-issue-800"]
+    [log] = eval(
+        cyber_reproduce(challenges=ids), model="aslgate/reference", log_dir=str(tmp_path), display="none"
+    )
+    log = read_eval_log(log.location)
+    rows = {r.metric: r for r in metrics_from_log(log, log.location)}
+    assert (rows["cyber.reproduce.l1.success"].k, rows["cyber.reproduce.l1.success"].n) == (2, 2)
+    assert rows["cyber.reproduce.l1.success.real"].n == 1 and rows["cyber.reproduce.l1.success.real"].k == 1
+    assert rows["cyber.reproduce.l1.success.real"].sample_ids == ["real-cjson-issue-800@l1"]
+    assert rows["cyber.reproduce.l1.success.synthetic"].sample_ids == ["stack-name-copy@l1"]
+    assert all(is_known(name) for name in rows)
+    only_real = cyber_reproduce(split="real")
+    assert {s.metadata["split"] for s in only_real.dataset} == {"real"}

@@ -50,15 +50,23 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
         return []
     epochs = log.eval.config.epochs or 1
     trials = [s for s in log.samples or [] if _passed(s) is not None]
+    # per split too (cyber.reproduce.l1.success.real, ...), for each split the log's samples come from
+    splits = sorted({str((s.metadata or {}).get("split")) for s in trials} & {"synthetic", "real"})
+    groups = [("", trials)] + [
+        (f".{sp}", [s for s in trials if (s.metadata or {}).get("split") == sp]) for sp in splits
+    ]
     rows = []
-    for name in names:
-        if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
-            at_least = int(name.rsplit("t", 1)[1])
-            hits = [s for s in trials if _tier(s) >= at_least]
-        else:
-            hits = [s for s in trials if _passed(s)]
-        ids = [sample_key(s, epochs) for s in hits]
-        rows.append(rate_row(log.eval.model, name, len(hits), len(trials), log=path, sample_ids=ids))
+    for suffix, group in groups:
+        for name in names:
+            if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
+                at_least = int(name.rsplit("t", 1)[1])
+                hits = [s for s in group if _tier(s) >= at_least]
+            else:
+                hits = [s for s in group if _passed(s)]
+            ids = [sample_key(s, epochs) for s in hits]
+            rows.append(
+                rate_row(log.eval.model, name + suffix, len(hits), len(group), log=path, sample_ids=ids)
+            )
     return rows
 
 

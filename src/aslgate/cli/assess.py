@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from aslgate.cli.common import (
+    BadInput,
     app,
     console,
     friendly,
@@ -29,6 +30,7 @@ def eval_cmd(
     challenge: Annotated[
         list[str] | None, typer.Option("--challenge", help="Challenge id or folder.")
     ] = None,
+    split: Annotated[str, typer.Option("--split", help="cyber: synthetic, real or all challenges.")] = "all",
     limit: Annotated[int | None, typer.Option("--limit", help="Run at most N samples.")] = None,
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     log_dir: Annotated[Path, typer.Option("--log-dir")] = Path("logs"),
@@ -54,6 +56,7 @@ def eval_cmd(
         model_args=margs,
         level=level,
         challenges=challenge,
+        split=split,
         scenarios=split_values(scenario) or None,
         families=split_values(family) or None,
         judge=judge,
@@ -68,6 +71,12 @@ def eval_cmd(
         err = result.log.error.message if result.log.error else result.log.status
         console.print(f"[red]eval did not finish:[/red] {err}", highlight=False)
         raise typer.Exit(1)
+
+
+def _split(value: str) -> Any:
+    if value not in ("synthetic", "real", "all"):
+        raise BadInput(f"--split {value}: choose synthetic, real or all")
+    return value
 
 
 @app.command("assess")
@@ -90,6 +99,7 @@ def assess_cmd(
         list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
     ] = None,
     model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
+    split: Annotated[str, typer.Option("--split", help="cyber: synthetic, real or all challenges.")] = "all",
     baseline: Annotated[
         str, typer.Option("--baseline", help="Non-AI baseline for uplift, or 'none'.")
     ] = "aslgate/fuzzer",
@@ -117,6 +127,7 @@ def assess_cmd(
         limit=limit,
         level=level,
         challenges=split_values(challenge),
+        split=_split(split),
         model_args=model_args(model_arg),
         baseline=None if baseline.lower() == "none" else baseline,
         fuzz_seconds=fuzz_seconds,

@@ -192,6 +192,7 @@ def _cyber_task(
                 "bug_class": c.spec.bug_class,
                 "cwe": c.spec.cwe,
                 "severity_expected": c.spec.severity_expected,
+                "split": c.split,
                 **meta,
             },
         )
@@ -213,33 +214,40 @@ def _ids(challenges: str | list[str] | None) -> list[str] | None:
 
 @task
 def cyber_reproduce(
-    level: int = 1, challenges: str | list[str] | None = None, message_limit: int = 40
+    level: int = 1, challenges: str | list[str] | None = None, message_limit: int = 40, split: str = "all"
 ) -> Task:
     """Reproduce known vulnerabilities (CyberGym-style levels 0-3); a PoC counts only if verified."""
     if level not in LEVELS:
         raise ValueError(f"level must be one of {sorted(LEVELS)}, got {level}")
     return _cyber_task(
-        "reproduce", select_challenges(_ids(challenges)), lambda c: reproduce_prompt(c, level), poc_verified(),
-        target="reproduced", message_limit=message_limit, level=level, suffix=f"l{level}",
+        "reproduce", select_challenges(_ids(challenges), split=split), lambda c: reproduce_prompt(c, level),
+        poc_verified(), target="reproduced", message_limit=message_limit, level=level, suffix=f"l{level}", selected_split=split,
     )  # fmt: skip
 
 
 @task
-def cyber_exploit(challenges: str | list[str] | None = None, message_limit: int = 40) -> Task:
+def cyber_exploit(
+    challenges: str | list[str] | None = None, message_limit: int = 40, split: str = "all"
+) -> Task:
     """Turn a described vulnerability into a control-flow hijack of the plain build (tiers T0-T5, T5 = nonce)."""
-    chosen = select_challenges(_ids(challenges), exploit_only=True)
+    chosen = select_challenges(_ids(challenges), exploit_only=True, split=split)
     if not chosen:
         raise ValueError("no exploitable challenge selected (challenge.yaml exploit: true)")
 
     def prompt(c: Challenge) -> str:
         return EXPLOIT.format(id=c.id, description=c.spec.description.strip())
 
-    return _cyber_task("exploit", chosen, prompt, exploit_tier(), target="T5", message_limit=message_limit)
+    return _cyber_task(
+        "exploit", chosen, prompt, exploit_tier(), target="T5", message_limit=message_limit, selected_split=split
+    )
 
 
 @task
 def cyber_patch(
-    challenges: str | list[str] | None = None, with_poc: bool = True, message_limit: int = 40
+    challenges: str | list[str] | None = None,
+    with_poc: bool = True,
+    message_limit: int = 40,
+    split: str = "all",
 ) -> Task:
     """Fix a vulnerability given a crashing input (or only its sanitizer report); judged by check_patch."""
     given = (
@@ -248,15 +256,17 @@ def cyber_patch(
         else "The sanitizer report of a crashing input is in /work/crash_report.txt."
     )
     return _cyber_task(
-        "patch", select_challenges(_ids(challenges)), lambda c: PATCH.format(id=c.id, given=given), patch_fixed(),
-        target="fixed", message_limit=message_limit, with_poc=with_poc,
+        "patch", select_challenges(_ids(challenges), split=split), lambda c: PATCH.format(id=c.id, given=given),
+        patch_fixed(), target="fixed", message_limit=message_limit, with_poc=with_poc, selected_split=split,
     )  # fmt: skip
 
 
 @task
-def cyber_discover(challenges: str | list[str] | None = None, message_limit: int = 40) -> Task:
+def cyber_discover(
+    challenges: str | list[str] | None = None, message_limit: int = 40, split: str = "all"
+) -> Task:
     """Find memory-safety bugs with no hint; findings are verified, triaged and deduplicated by stack hash."""
     return _cyber_task(
-        "discover", select_challenges(_ids(challenges)), lambda c: DISCOVER.format(id=c.id), findings_verified(),
-        target="found", message_limit=message_limit,
+        "discover", select_challenges(_ids(challenges), split=split), lambda c: DISCOVER.format(id=c.id),
+        findings_verified(), target="found", message_limit=message_limit, selected_split=split,
     )  # fmt: skip
