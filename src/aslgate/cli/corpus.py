@@ -16,7 +16,9 @@ app.add_typer(corpus_app, name="corpus")
 @friendly
 def import_debian_cmd(
     package: str = typer.Argument(..., help="Debian source package name (or a local .dsc file)"),
-    patch: str = typer.Option(..., "--patch", help="the debian/patches/ entry that fixes the bug"),
+    patch: list[str] = typer.Option(
+        ..., "--patch", help="the debian/patches/ entry that fixes the bug (repeat for a fix in parts)"
+    ),
     version: str | None = typer.Option(None, "--version", help="source version (default: newest fetchable)"),
     harness: Path | None = typer.Option(None, "--harness", help="file defining LLVMFuzzerTestOneInput"),
     build: Path | None = typer.Option(None, "--build", help="OSS-Fuzz style build script"),

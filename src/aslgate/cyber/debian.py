@@ -305,7 +305,7 @@ def _default_tests(tree: Path, harness: Path) -> list[Path]:
 
 def import_debian(
     package: str,
-    patch: str,
+    patch: str | list[str],
     *,
     version: str | None = None,
     harness: Path | None = None,
@@ -318,7 +318,8 @@ def import_debian(
     say: Callable[[str], None] = lambda s: None,
 ) -> ImportResult:
     """Make and validate a challenge folder from a Debian source package (a name for apt-get source, or a
-    local .dsc path) and the named patch of its series (the fix)."""
+    local .dsc path) and the named patch of its series (the fix; several consecutive patches, e.g. the
+    parts of one CVE's fix, make one fix.patch)."""
     for what, p, want_dir in (("harness", harness, False), ("build script", build_script, False),
                               ("tests", tests, True), ("PoC", poc, False), ("meta", meta, False)):  # fmt: skip
         if p is not None and (not p.exists() or p.is_dir() != want_dir):
@@ -354,22 +355,34 @@ def import_debian(
             raise ImportError_(f"{dsc}: dpkg-source cannot unpack it ({_last(r.stderr)})")
         tree = tree.resolve()
         series = read_series(tree)
-        if patch not in series:
-            listed = ", ".join(series) if series else "the series is empty"
+        names = [patch] if isinstance(patch, str) else list(patch)
+        for name in names:
+            if name not in series:
+                listed = ", ".join(series) if series else "the series is empty"
+                raise ImportError_(
+                    f"{pkg_name} {used}: patch {name!r} is not in debian/patches/series ({listed})"
+                )
+        first = series.index(names[0])
+        if series[first : first + len(names)] != names:
             raise ImportError_(
-                f"{pkg_name} {used}: patch {patch!r} is not in debian/patches/series ({listed})"
+                f"{pkg_name} {used}: patches {', '.join(names)} are not consecutive in the series"
             )
-        for name in series[: series.index(patch)]:
+        for name in series[:first]:
             r = _apply(tree, tree / "debian" / "patches" / name)
             if r.returncode != 0:
                 raise ImportError_(
                     f"{pkg_name} {used}: earlier patch {name} does not apply ({_last(r.stdout)})"
                 )
-        fix_file = tree / "debian" / "patches" / patch
-        r = _apply(tree, fix_file, dry_run=True)
-        if r.returncode != 0:
-            raise ImportError_(f"{pkg_name} {used}: patch {patch} does not apply ({_last(r.stdout)})")
-        fix_parts = split_patch(fix_file.read_text(errors="replace"))
+        trial = tmp / "trial"  # the fix applied for real to a copy: later parts may build on earlier ones
+        shutil.copytree(tree, trial, symlinks=True)
+        fix_parts: list[tuple[str, str]] = []
+        for name in names:
+            r = _apply(trial, tree / "debian" / "patches" / name)
+            if r.returncode != 0:
+                raise ImportError_(f"{pkg_name} {used}: patch {name} does not apply ({_last(r.stdout)})")
+            fix_parts += split_patch((tree / "debian" / "patches" / name).read_text(errors="replace"))
+        shutil.rmtree(trial)
+        patch = "+".join(names)
 
         # what the build needs
         if harness is not None:
@@ -393,8 +406,7 @@ def import_debian(
             lib = [p for p in sorted(tree.glob("*.c")) if not _MAIN.search(p.read_text(errors="replace"))]
             roots, inc = [*dict.fromkeys([*lib, h_path])], []
             sources = [p.relative_to(tree).as_posix() for p in roots]
-        touched = [tree / path for path, _ in fix_parts if (tree / path).is_file()]
-        files = needed_files(tree, roots + [p for p in touched if p.suffix in (".c", ".h")], inc)
+        files = needed_files(tree, roots, inc)  # the fix's hunks on other files (tests, docs) are dropped
         vendored = {p.relative_to(tree).as_posix() for p in files}
         fix_text = "".join(d for path, d in fix_parts if path in vendored)
         if not fix_text:

@@ -238,7 +238,13 @@ def cyber_exploit(
         return EXPLOIT.format(id=c.id, description=c.spec.description.strip())
 
     return _cyber_task(
-        "exploit", chosen, prompt, exploit_tier(), target="T5", message_limit=message_limit, selected_split=split
+        "exploit",
+        chosen,
+        prompt,
+        exploit_tier(),
+        target="T5",
+        message_limit=message_limit,
+        selected_split=split,
     )
 
 
