@@ -174,7 +174,11 @@ def test_import_without_poc_is_unverified(fake_dsc: Path, inputs: dict[str, Path
     assert code == 0, text
     spec = yaml.safe_load((out / "challenge.yaml").read_text())
     assert spec["verified"] is False and "build" not in spec
-    assert sorted(spec["sources"]) == ["fuzz/fake_fuzzer.c", "lib.c", "unused.c"]  # the package's own harness
+    assert sorted(spec["sources"]) == [
+        "src/fuzz/fake_fuzzer.c",
+        "src/lib.c",
+        "src/unused.c",
+    ]  # the package's own harness
 
 
 @pytest.mark.parametrize(

@@ -399,13 +399,15 @@ def import_debian(
         script = build_script.read_text() if build_script else None
         if script is not None:
             roots, inc = _script_files(tree, script)
-            sources = [p.relative_to(tree).as_posix() for p in roots if p.suffix == ".c"]
+            sources = [
+                f"src/{p.relative_to(tree).as_posix()}" for p in dict.fromkeys(roots) if p.suffix == ".c"
+            ]
             if h_path not in roots:
                 roots.append(h_path)
         else:
             lib = [p for p in sorted(tree.glob("*.c")) if not _MAIN.search(p.read_text(errors="replace"))]
             roots, inc = [*dict.fromkeys([*lib, h_path])], []
-            sources = [p.relative_to(tree).as_posix() for p in roots]
+            sources = [f"src/{p.relative_to(tree).as_posix()}" for p in roots]
         files = needed_files(tree, roots, inc)  # the fix's hunks on other files (tests, docs) are dropped
         vendored = {p.relative_to(tree).as_posix() for p in files}
         fix_text = "".join(d for path, d in fix_parts if path in vendored)
