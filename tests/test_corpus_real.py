@@ -43,7 +43,7 @@ def test_real_challenge_metadata(c) -> None:  # type: ignore[no-untyped-def]
     for i in range(len(words) - 8):
         assert " ".join(words[i : i + 8]) not in fix
     size = sum(p.stat().st_size for p in c.src_dir.rglob("*") if p.is_file())
-    assert size < 3_000_000, f"{size} bytes vendored"
+    assert size < 4_000_000, f"{size} bytes vendored"
 
 
 @pytest.mark.parametrize("cid", PINNED)

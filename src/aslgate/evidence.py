@@ -50,8 +50,10 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
         return []
     epochs = log.eval.config.epochs or 1
     trials = [s for s in log.samples or [] if _passed(s) is not None]
-    # per split too (cyber.reproduce.l1.success.real, ...), for each split the log's samples come from
+    # per split too (cyber.reproduce.l1.success.real, ...) when the log has real-code samples; a log of
+    # synthetic challenges only keeps its one row per metric
     splits = sorted({str((s.metadata or {}).get("split")) for s in trials} & {"synthetic", "real"})
+    splits = splits if "real" in splits else []
     groups = [("", trials)] + [
         (f".{sp}", [s for s in trials if (s.metadata or {}).get("split") == sp]) for sp in splits
     ]

@@ -272,6 +272,8 @@ def _script_files(tree: Path, script: str) -> tuple[list[Path], list[Path]]:
             continue
         if word.startswith(("$", "-")) or "/." in f"/{word}":
             continue
+        if "*" in word and not re.search(r"[A-Za-z0-9_-]\*|\*\.[A-Za-z]", word):  # a bare * is not a path
+            continue
         for p in sorted(tree.glob(word)) if "*" in word else [tree / word]:
             if p.is_file() and not p.is_symlink():
                 files.append(p)
