@@ -13,7 +13,7 @@ import yaml
 from typer.testing import CliRunner
 
 from aslgate.cli import app
-from aslgate.cyber.corpus import load_challenge
+from aslgate.cyber.corpus import ChallengeError, load_challenge, select_challenges
 from aslgate.cyber.debian import deb_src_enabled, split_patch
 
 pytestmark = pytest.mark.skipif(shutil.which("dpkg-source") is None, reason="needs dpkg-source")
@@ -174,6 +174,10 @@ def test_import_without_poc_is_unverified(fake_dsc: Path, inputs: dict[str, Path
     assert code == 0, text
     spec = yaml.safe_load((out / "challenge.yaml").read_text())
     assert spec["verified"] is False and "build" not in spec
+    c = load_challenge(out)  # loads without a PoC, but no task takes it
+    assert not c.spec.verified and c.pocs() == []
+    with pytest.raises(ChallengeError, match="kept out of every task"):
+        select_challenges([str(out)])
     assert sorted(spec["sources"]) == [
         "src/fuzz/fake_fuzzer.c",
         "src/lib.c",

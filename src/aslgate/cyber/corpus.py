@@ -176,7 +176,8 @@ class Challenge:
 
     def pocs(self) -> list[Path]:
         """Reference PoC inputs (poc/exploit.py is an exploit generator, not a PoC)."""
-        return sorted(p for p in (self.path / "poc").iterdir() if p.is_file() and p.suffix != ".py")
+        d = self.path / "poc"
+        return sorted(p for p in d.iterdir() if p.is_file() and p.suffix != ".py") if d.is_dir() else []
 
     @property
     def exploit_script(self) -> Path | None:
@@ -236,7 +237,8 @@ def load_challenge(path: Path | str) -> Challenge:
     if not (d / "fix.patch").is_file():
         problems.append(f"{d / 'fix.patch'}: missing")
     poc_dir = d / "poc"
-    if not poc_dir.is_dir() or not [p for p in poc_dir.iterdir() if p.is_file() and p.suffix != ".py"]:
+    has_poc = poc_dir.is_dir() and [p for p in poc_dir.iterdir() if p.is_file() and p.suffix != ".py"]
+    if not has_poc and spec.verified:  # an unverified challenge (no PoC yet) is kept out of every task
         problems.append(f"{poc_dir}: no reference PoC")
     tests = sorted((d / "tests").glob("*.in")) if (d / "tests").is_dir() else []
     if len(tests) < 3:
@@ -274,13 +276,18 @@ def select_challenges(
     ids: list[str] | None = None, *, exploit_only: bool = False, split: str = "all"
 ) -> list[Challenge]:
     """Built-in challenges by id (all when ids is empty), or folders given as paths; with `split`, only
-    that split's (synthetic: self-written, real: from upstream code). Without ids, unverified challenges
-    (verified: false) are left out: they count in no metric."""
+    that split's (synthetic: self-written, real: from upstream code). Unverified challenges (verified:
+    false) are left out of the built-in selection and refused by id: they count in no metric."""
     if split not in SPLITS:
         raise ChallengeError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     chosen = (
         [resolve_challenge(i) for i in ids] if ids else [c for c in builtin_challenges() if c.spec.verified]
     )
+    for c in chosen:
+        if not c.spec.verified:
+            raise ChallengeError(
+                f"{c.path}: verified: false (no reproduced PoC), so it is kept out of every task"
+            )
     return [c for c in chosen if (c.spec.exploit or not exploit_only) and split in ("all", c.split)]
 
 
