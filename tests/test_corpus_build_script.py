@@ -148,3 +148,26 @@ def test_metrics_are_kept_per_split(tmp_path: Path) -> None:
     assert all(is_known(name) for name in rows)
     only_real = cyber_reproduce(split="real")
     assert {s.metadata["split"] for s in only_real.dataset} == {"real"}
+
+
+def test_the_models_build_sh_runs_the_same_script(scripted: Callable[..., Path]) -> None:
+    import shutil
+
+    from aslgate.cyber.corpus import DRIVER
+    from aslgate.cyber.tasks import build_script
+    from aslgate.sandbox.core import Sandbox
+
+    c = load_challenge(scripted())
+    sbx = Sandbox()
+    try:
+        shutil.copytree(c.src_dir, sbx.workdir / "src")
+        shutil.copyfile(DRIVER, sbx.workdir / "driver.c")
+        (sbx.workdir / "build.sh").write_text(build_script(c))
+        (sbx.workdir / "in").write_bytes(b"S\x40")
+        r = asyncio.run(sbx.run(["sh", "-c", "sh build.sh && ./prog in"]))
+        assert "AddressSanitizer" in r.text("stderr") or "runtime error" in r.text("stderr"), r.text(
+            "stderr"
+        )[-500:]
+        assert (sbx.workdir / "prog").is_file()
+    finally:
+        sbx.cleanup()
