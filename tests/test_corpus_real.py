@@ -57,7 +57,10 @@ def test_pinned_real_challenge_validates_and_its_fix_is_fixed(cid: str) -> None:
 
 
 @pytest.mark.slow
-def test_whole_real_corpus_validates_and_every_fix_is_fixed() -> None:
+def test_whole_real_corpus_validates_and_every_fix_is_fixed(request: pytest.FixtureRequest) -> None:
+    """Cold, this builds every real library four times (~15 min on 2 cores): only with `-m slow`."""
+    if "slow" not in (request.config.option.markexpr or ""):
+        pytest.skip("the whole real corpus runs only when selected with -m slow")
     r = CliRunner().invoke(
         app, ["challenges", "validate", *[str(c.path) for c in REAL]], catch_exceptions=False
     )
