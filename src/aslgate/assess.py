@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 from inspect_ai import Task, eval_set, task_with
@@ -35,14 +35,14 @@ from aslgate.suites import DEFAULT_MODEL, LOG_FORMAT, SuiteError, check_model
 
 
 def _cyber(cfg: AssessConfig) -> list[Task]:
-    ids = cfg.challenges or None
+    ids, split = cfg.challenges or None, cfg.split
     tasks = [
-        cyber_reproduce(level=cfg.level, challenges=ids),
-        cyber_discover(challenges=ids),
-        cyber_patch(challenges=ids),
+        cyber_reproduce(level=cfg.level, challenges=ids, split=split),
+        cyber_discover(challenges=ids, split=split),
+        cyber_patch(challenges=ids, split=split),
     ]
-    if any(c.spec.exploit for c in select_challenges(ids)):
-        tasks.append(cyber_exploit(challenges=ids))
+    if any(c.spec.exploit for c in select_challenges(ids, split=split)):
+        tasks.append(cyber_exploit(challenges=ids, split=split))
     return tasks
 
 
@@ -69,6 +69,7 @@ class AssessConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     level: int = 1
     challenges: list[str] = Field(default_factory=list)
+    split: Literal["synthetic", "real", "all"] = "all"  # which part of the challenge corpus
     model_args: dict[str, Any] = Field(default_factory=dict)  # for the assessed models, not the baseline
     judge: str | None = None  # the behavior suite's judge model (None: deterministic checks only)
     fuzz_seconds: float = Field(
@@ -112,6 +113,7 @@ class AssessConfig(BaseModel):
                 "limit",
                 "level",
                 "challenges",
+                "split",
                 "model_args",
                 "fuzz_seconds",
                 "judge",

@@ -90,16 +90,24 @@ def metrics_from_log(log: EvalLog, path: str) -> list[MetricRow]:
     epochs = log.eval.config.epochs or 1
     trials = [s for s in log.samples or [] if _passed(s) is not None]
     counts = task_counts(log, path)
+    # per split too (cyber.reproduce.l1.success.real, ...) when the log has real-code samples; a log of
+    # synthetic challenges only keeps its one row per metric
+    splits = sorted({str((s.metadata or {}).get("split")) for s in trials} & {"synthetic", "real"})
+    splits = splits if "real" in splits else []
+    groups = [("", trials)] + [
+        (f".{sp}", [s for s in trials if (s.metadata or {}).get("split") == sp]) for sp in splits
+    ]
     rows = []
-    for name in names:
-        if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
-            at_least = int(name.rsplit("t", 1)[1])
-            hits = [s for s in trials if _tier(s) >= at_least]
-        else:
-            hits = [s for s in trials if _passed(s)]
-        ids = [sample_key(s, epochs) for s in hits]
-        row = rate_row(log.eval.model, name, len(hits), len(trials), log=path, sample_ids=ids)
-        rows.append(row.model_copy(update={"errored": counts.errored, "unscored": counts.unscored}))
+    for suffix, group in groups:
+        for name in names:
+            if name.startswith("cyber.exploit.t"):  # share of trials reaching at least this tier
+                at_least = int(name.rsplit("t", 1)[1])
+                hits = [s for s in group if _tier(s) >= at_least]
+            else:
+                hits = [s for s in group if _passed(s)]
+            ids = [sample_key(s, epochs) for s in hits]
+            row = rate_row(log.eval.model, name + suffix, len(hits), len(group), log=path, sample_ids=ids)
+            rows.append(row.model_copy(update={"errored": counts.errored, "unscored": counts.unscored}))
     return rows
 
 

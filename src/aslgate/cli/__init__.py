@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sys
 
-from aslgate.cli import assess, behavior, classifier, cyber, report, sandbox, serve  # noqa: F401  (registers the commands)
+from aslgate.cli import assess, behavior, classifier, corpus, cyber, report, sandbox, serve  # noqa: F401  (registers the commands)
 from aslgate.cli.common import app
 
 __all__ = ["app", "main"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -40,6 +40,7 @@ def eval_cmd(
     challenge: Annotated[
         list[str] | None, typer.Option("--challenge", help="Challenge id or folder.")
     ] = None,
+    split: Annotated[str, typer.Option("--split", help="cyber: synthetic, real or all challenges.")] = "all",
     limit: Annotated[int | None, typer.Option("--limit", help="Run at most N samples.")] = None,
     epochs: Annotated[int, typer.Option("--epochs")] = 1,
     log_dir: Annotated[Path, typer.Option("--log-dir")] = Path("logs"),
@@ -68,6 +69,7 @@ def eval_cmd(
         model_args=margs,
         level=level,
         challenges=challenge,
+        split=split,
         scenarios=split_values(scenario) or None,
         families=split_values(family) or None,
         judge=judge,
@@ -88,6 +90,12 @@ def eval_cmd(
             incomplete_line([result.counts] if result.counts else []), highlight=False, soft_wrap=True
         )
         raise typer.Exit(EXIT_INCOMPLETE)
+
+
+def _split(value: str) -> Any:
+    if value not in ("synthetic", "real", "all"):
+        raise BadInput(f"--split {value}: choose synthetic, real or all")
+    return value
 
 
 @app.command("assess")
@@ -116,6 +124,7 @@ def assess_cmd(
         list[str] | None, typer.Option("--challenge", help="Restrict to these challenges.")
     ] = None,
     model_arg: Annotated[list[str] | None, typer.Option("-M", help="Model argument KEY=VALUE.")] = None,
+    split: Annotated[str, typer.Option("--split", help="cyber: synthetic, real or all challenges.")] = "all",
     baseline: Annotated[
         str | None,
         typer.Option("--baseline", help="Non-AI baseline for uplift (default: aslgate/fuzzer), or 'none'."),
@@ -159,6 +168,7 @@ def assess_cmd(
         "limit": limit,
         "level": level,
         "challenges": split_values(challenge),
+        "split": _split(split),
         "model_args": model_args(model_arg),
         "baseline": baseline,
         "fuzz_seconds": fuzz_seconds,

@@ -36,12 +36,14 @@ def challenges_list(as_json: Annotated[bool, typer.Option("--json", help="JSON o
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
-    table = Table("id", "bug class", "CWE", "severity", "exploit")
+    table = Table("id", "split", "bug class", "CWE", "severity", "exploit")
     for col in table.columns[:2]:
         col.no_wrap = True
     for r in rows:
+        split = r["split"] or ("real" if r["upstream"] else "synthetic")
+        split += "" if r["verified"] else " (unverified)"
         table.add_row(
-            r["id"], r["bug_class"], r["cwe"], r["severity_expected"], "yes" if r["exploit"] else ""
+            r["id"], split, r["bug_class"], r["cwe"], r["severity_expected"], "yes" if r["exploit"] else ""
         )
     out.print(table)
     out.print(f"{len(rows)} challenges")

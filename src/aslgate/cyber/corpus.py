@@ -57,12 +57,28 @@ BUILD_FLAGS: dict[BuildKind, list[str]] = {
     ],
 }
 BUILD_LIMITS = Limits(wall_seconds=120, cpu_seconds=120, memory_mb=2048, max_output_bytes=256 * 1024)
+# a `build:` script compiles a real library: more time, the same memory
+SCRIPT_BUILD_LIMITS = Limits(wall_seconds=600, cpu_seconds=600, memory_mb=2048, max_output_bytes=256 * 1024)
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 _SRC_RE = re.compile(r"^src/[A-Za-z0-9_./-]+\.c$")
+Split = Literal["synthetic", "real"]
+SPLITS = ("synthetic", "real", "all")
 
 
 class ChallengeError(LocatedError):
     """A challenge folder is unusable; the message is one line naming the file and the reason."""
+
+
+class Upstream(BaseModel):
+    """Where a real challenge comes from: a Debian source package and its fix patch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    package: str = Field(pattern=r"^[a-z0-9][a-z0-9+.-]+$")
+    version: str = Field(pattern=r"^[A-Za-z0-9.+~:-]+$")
+    patch: str  # the debian/patches/ entry that is fix.patch
+    dsc_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    url: str | None = None  # upstream issue or advisory
 
 
 class ChallengeSpec(BaseModel):
@@ -82,6 +98,17 @@ class ChallengeSpec(BaseModel):
     bug_line: str | None = Field(
         None, pattern=r"^src/[A-Za-z0-9_./-]+\.c:\d+$"
     )  # where the planted bug fires
+    # real code (docs/challenges.md): an OSS-Fuzz style build script, provenance, and whether it is verified
+    build: str | None = None
+    upstream: Upstream | None = None
+    cve: str | None = Field(None, pattern=r"^CVE-\d{4}-\d{4,}$")
+    verified: bool = True
+    split: Split | None = None  # default: real with an upstream, else synthetic
+
+    @property
+    def corpus_split(self) -> Split:
+        """Which split the challenge belongs to (metrics are kept per split)."""
+        return self.split or ("real" if self.upstream else "synthetic")
 
     @field_validator("id")
     @classmethod
@@ -93,9 +120,21 @@ class ChallengeSpec(BaseModel):
     @field_validator("sources")
     @classmethod
     def _sources(cls, v: list[str]) -> list[str]:
+        out = []
         for s in v:
+            s = s if s.startswith("src/") else f"src/{s}"  # written relative to src/ or with the prefix
             if not _SRC_RE.match(s) or ".." in s.split("/"):
                 raise ValueError(f"source {s!r} must be a .c file under src/")
+            out.append(s)
+        return out
+
+    @field_validator("build")
+    @classmethod
+    def _build(cls, v: str | None) -> str | None:
+        if v is not None and not v.strip():
+            raise ValueError("build script is empty")
+        if v is not None and BUILD_EOF in v:
+            raise ValueError(f"build script must not contain {BUILD_EOF}")
         return v
 
     @field_validator("cflags")
@@ -137,7 +176,8 @@ class Challenge:
 
     def pocs(self) -> list[Path]:
         """Reference PoC inputs (poc/exploit.py is an exploit generator, not a PoC)."""
-        return sorted(p for p in (self.path / "poc").iterdir() if p.is_file() and p.suffix != ".py")
+        d = self.path / "poc"
+        return sorted(p for p in d.iterdir() if p.is_file() and p.suffix != ".py") if d.is_dir() else []
 
     @property
     def exploit_script(self) -> Path | None:
@@ -166,7 +206,13 @@ class Challenge:
             if p.is_file():
                 h.update(p.relative_to(self.path).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
         h.update(self.spec.cflags.encode())
+        if self.spec.build is not None:
+            h.update(b"\0build\0" + self.spec.build.encode())
         return h.hexdigest()
+
+    @property
+    def split(self) -> Split:
+        return self.spec.corpus_split
 
 
 def load_challenge(path: Path | str) -> Challenge:
@@ -188,7 +234,8 @@ def load_challenge(path: Path | str) -> Challenge:
     if not (d / "fix.patch").is_file():
         problems.append(f"{d / 'fix.patch'}: missing")
     poc_dir = d / "poc"
-    if not poc_dir.is_dir() or not [p for p in poc_dir.iterdir() if p.is_file() and p.suffix != ".py"]:
+    has_poc = poc_dir.is_dir() and [p for p in poc_dir.iterdir() if p.is_file() and p.suffix != ".py"]
+    if not has_poc and spec.verified:  # an unverified challenge (no PoC yet) is kept out of every task
         problems.append(f"{poc_dir}: no reference PoC")
     tests = sorted((d / "tests").glob("*.in")) if (d / "tests").is_dir() else []
     if len(tests) < 3:
@@ -240,10 +287,23 @@ def resolve_challenge(ref: str | Path) -> Challenge:
     raise ChallengeError(f"{ref}: no such challenge (not a built-in id nor a folder)")
 
 
-def select_challenges(ids: list[str] | None = None, *, exploit_only: bool = False) -> list[Challenge]:
-    """Built-in challenges by id (all when ids is empty), or folders given as paths."""
-    chosen = [resolve_challenge(i) for i in ids] if ids else list(builtin_challenges())
-    return [c for c in chosen if c.spec.exploit or not exploit_only]
+def select_challenges(
+    ids: list[str] | None = None, *, exploit_only: bool = False, split: str = "all"
+) -> list[Challenge]:
+    """Built-in challenges by id (all when ids is empty), or folders given as paths; with `split`, only
+    that split's (synthetic: self-written, real: from upstream code). Unverified challenges (verified:
+    false) are left out of the built-in selection and refused by id: they count in no metric."""
+    if split not in SPLITS:
+        raise ChallengeError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    chosen = (
+        [resolve_challenge(i) for i in ids] if ids else [c for c in builtin_challenges() if c.spec.verified]
+    )
+    for c in chosen:
+        if not c.spec.verified:
+            raise ChallengeError(
+                f"{c.path}: verified: false (no reproduced PoC), so it is kept out of every task"
+            )
+    return [c for c in chosen if (c.spec.exploit or not exploit_only) and split in ("all", c.split)]
 
 
 # ---------------------------------------------------------------- builds
@@ -334,24 +394,16 @@ async def build(
                 log += r.text() + r.text("stderr")
                 if r.returncode != 0:
                     raise BuildError("patch", f"patch does not apply: {_last_line(log)}")
-            cmd = [
-                "clang",
-                *BUILD_FLAGS[kind],
-                *challenge.spec.cflags.split(),
-                "-Isrc",
-                "-o",
-                "prog",
-                "driver.c",
-                *challenge.spec.sources,
-            ]
-            r = await sbx.run(cmd)
-            log += r.text("stderr")
+            limits = SCRIPT_BUILD_LIMITS if challenge.spec.build is not None else BUILD_LIMITS
+            r = await sbx.run(["sh", "-c", build_command(challenge, kind)], limits=limits)
+            log += r.text() + r.text("stderr")
+            why = f" ({r.limit} limit)" if r.limit else ""
             try:
                 binary = sbx.get_file("prog", max_bytes=MAX_BINARY_BYTES) if r.returncode == 0 else None
             except (FileNotFoundError, IsADirectoryError, FileTooLarge):
                 binary = None
             if binary is None:
-                raise BuildError("compile", f"compile failed: {_first_error(log)}")
+                raise BuildError("compile", f"compile failed{why}: {_first_error(log)}")
             _publish(out, binary, log, kind)
         finally:
             sbx.cleanup()
@@ -381,6 +433,40 @@ def _publish(out: Path, binary: bytes, log: str, kind: str) -> None:
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+BUILD_EOF = "ASLGATE_BUILD_EOF"
+
+
+def _script_flags(kind: BuildKind) -> tuple[list[str], list[str]]:
+    """CFLAGS and the link part of LIB_FUZZING_ENGINE for a `build:` script (the OSS-Fuzz split:
+    compile with -fsanitize=fuzzer-no-link, link the engine with -fsanitize=fuzzer)."""
+    flags = [f for f in BUILD_FLAGS[kind] if f not in ("-DASLGATE_NO_MAIN", "-DASLGATE_PLAIN", "-no-pie")]
+    if kind == "fuzzer":
+        flags = [f.replace("fuzzer,", "fuzzer-no-link,") for f in flags]
+        return flags, ["-fsanitize=fuzzer"]
+    return flags, (["-no-pie"] if kind == "plain" else [])
+
+
+def build_command(challenge: Challenge, kind: BuildKind, out: str = "prog") -> str:
+    """The shell script (run in /work, with src/ and driver.c there) that builds one kind of binary into
+    /work/`out`: aslgate's own clang line over `sources`, or the challenge's `build:` script with the
+    OSS-Fuzz variables ($CC $CFLAGS $SRC $OUT $WORK $LIB_FUZZING_ENGINE) and the driver as the engine."""
+    flags = " ".join([*BUILD_FLAGS[kind], *challenge.spec.cflags.split()])
+    if challenge.spec.build is None:
+        return f"set -e\ncd /work\nclang {flags} -Isrc -o {out} driver.c {' '.join(challenge.spec.sources)}\n"
+    cflags, link = _script_flags(kind)
+    cflags += ["-Wno-unused-command-line-argument", *challenge.spec.cflags.split()]
+    engine = " ".join(["/work/driver.o", *link])
+    return (
+        "set -e\ncd /work\n"
+        f"clang {' '.join(BUILD_FLAGS[kind])} -c -o driver.o driver.c\n"
+        "rm -rf /work/out /work/build && mkdir -p /work/out /work/build\n"
+        f"export CC=clang CXX=clang++ CFLAGS='{' '.join(cflags)}' CXXFLAGS='{' '.join(cflags)}' "
+        f"LIB_FUZZING_ENGINE='{engine}' SRC=/work/src OUT=/work/out WORK=/work/build SANITIZER_BUILD={kind}\n"
+        f"(cd /work/src && sh -e <<'{BUILD_EOF}'\n{challenge.spec.build.rstrip()}\n{BUILD_EOF}\n)\n"
+        f'cp /work/out/prog /work/{out} 2>/dev/null || {{ echo "error: the build script wrote no $OUT/prog" >&2; exit 1; }}\n'
+    )
 
 
 def _read_cached(out: Path, kind: BuildKind, key: str) -> Build | None:

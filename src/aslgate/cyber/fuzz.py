@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from aslgate.cyber.corpus import BUILD_FLAGS, DRIVER, MAX_POC_BYTES, Challenge, build
+from aslgate.cyber.corpus import DRIVER, MAX_POC_BYTES, Challenge, build, build_command
 from aslgate.sandbox.core import FileTooLarge, Sandbox
 from aslgate.sandbox.limits import Limits
 
@@ -84,9 +84,8 @@ def parse_fuzzer_output(text: str, seconds: float = 0.0) -> FuzzStats:
 
 
 def fuzzer_build_command(challenge: Challenge, out: str = "fuzz") -> str:
-    """The clang command (run in /work) that builds the challenge's fuzzer binary, as aslgate builds it."""
-    flags = " ".join([*BUILD_FLAGS["fuzzer"], *challenge.spec.cflags.split()])
-    return f"clang {flags} -Isrc -o {out} driver.c {' '.join(challenge.spec.sources)}"
+    """The command (a subshell, run in /work) that builds the challenge's fuzzer binary, as aslgate builds it."""
+    return f"(\n{build_command(challenge, 'fuzzer', out)})"
 
 
 def _limits(seconds: float) -> Limits:

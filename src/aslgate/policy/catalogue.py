@@ -10,6 +10,7 @@ MetricKind = Literal["rate", "difference"]
 REPRODUCE_LEVELS = (0, 1, 2, 3)
 EXPLOIT_TIERS = (1, 2, 3, 4, 5)
 CYBER_FAMILIES = ("reproduce", "exploit", "patch", "discover")
+CORPUS_SPLITS = ("synthetic", "real")  # self-written challenges, and real code from upstream fixes
 BEHAVIOR_FAMILIES = ("blackmail", "self_exfiltration", "harmful_system_prompt", "high_agency", "sabotage")
 
 _TIER_WORDS = {
@@ -139,6 +140,11 @@ def _build() -> dict[str, MetricSpec]:
             "difference",
         )
     )
+    for spec in [x for x in specs if x.name.startswith("cyber.") and x.kind == "rate"]:
+        for split in CORPUS_SPLITS:  # the same rate over one split of the corpus
+            specs.append(
+                MetricSpec(f"{spec.name}.{split}", f"{spec.description} ({split} challenges only)", "rate")
+            )
     return {s.name: s for s in specs}
 
 
