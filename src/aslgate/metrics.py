@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+MetricKind = Literal["rate", "difference"]
 
 
 class MetricRow(BaseModel):
@@ -24,3 +29,18 @@ class MetricRow(BaseModel):
     # a number published by someone else (system card, paper, leaderboard), not measured by aslgate
     published: bool = False
     source_url: str | None = None  # where the published number is printed
+    task_version: int | None = None  # the version of the task whose log the row comes from
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One known metric: its dotted name, a one-line description and its kind (bounds follow)."""
+
+    name: str
+    description: str
+    kind: MetricKind
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Closed range the estimate and any threshold value must lie in."""
+        return (0.0, 1.0) if self.kind == "rate" else (-1.0, 1.0)
