@@ -60,7 +60,18 @@ def test_stable_view_ignores_paths_but_not_numbers() -> None:
     assert stable(det) != _approx(before)
 
 
-def test_embedded_default_determination_is_unchanged(tmp_path: Path) -> None:
+def test_embedded_default_determination_is_unchanged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """...and every log is read once per assess: by the store's ingest, which records its summary."""
+    import aslgate.store.db as db
+
+    reads: list[str] = []
+    real = db.read_eval_log
+
+    def counted(path: str, *a: Any, **kw: Any) -> Any:
+        reads.append(str(Path(path).resolve()))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(db, "read_eval_log", counted)
     args = ["assess", "--challenge", IDS, "--limit", "3", "--out", str(tmp_path / "out"),
             "--db", str(tmp_path / "a.db")]  # fmt: skip
     r = CliRunner().invoke(app, args, catch_exceptions=False)
@@ -74,3 +85,5 @@ def test_embedded_default_determination_is_unchanged(tmp_path: Path) -> None:
         for tb, ta in zip(fb["thresholds"], fa["thresholds"], strict=True):
             assert ta == _approx(tb), (fb["framework"], tb["id"])
     assert after == _approx(before)
+    logs = sorted(str(p.resolve()) for p in (tmp_path / "out" / "logs").rglob("*.eval"))
+    assert len(logs) >= 8 and sorted(reads) == logs  # each log read exactly once

@@ -267,3 +267,36 @@ def test_no_import_circles() -> None:
         if m not in state:
             visit(m, [m])
     assert cycles == []
+
+
+def test_a_store_from_before_the_migration_keeps_its_rows_and_re_derives_them(tmp_path: Path) -> None:
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, text
+
+    from aslgate.store.db import MIGRATIONS, _file_sha256
+
+    url = f"sqlite:///{tmp_path}/old.db"
+    p = _file(tmp_path, "old.eval", 2, 4, 1, "2026-12-01T00:00:00+00:00")
+    with create_engine(url).begin() as conn:  # a store as the previous release left it
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "report_0002")
+        conn.execute(text("INSERT INTO eval_logs (id, sha256, path, task, model, status, samples, created, "
+                          "ingested_at) VALUES (1, :sha, :path, 'aslgate/toy', :model, 'success', 4, "
+                          "'2026-12-01T00:00:00+00:00', '2026-12-01 00:00:00')"),
+                     {"sha": _file_sha256(p), "path": str(p.resolve()), "model": MODEL})  # fmt: skip
+        conn.execute(text("INSERT INTO metrics (log_id, model, metric, k, n, estimate, low, high, sample_ids) "
+                          "VALUES (1, :model, 'cyber.patch.fixed', 4, 4, 1.0, 0.5, 1.0, '[]')"),
+                     {"model": MODEL})  # fmt: skip
+    store = Store(url)  # migrates to head
+    [row] = store.metrics(MODEL)
+    assert (row.k, row.n, row.task_version) == (4, 4, 0)  # the old row is kept until re-derived
+    [summary] = store.log_summaries(MODEL)  # no summary stored yet: read from the file
+    assert (summary.samples, summary.verdicts) == (4, {"ok": 2, "no": 2})
+    out = store.ingest_log(p)
+    assert (out.status, out.metrics) == ("rederived", 1)
+    [row] = store.metrics(MODEL)
+    assert (row.k, row.n, row.task_version) == (2, 4, 1)
+    assert store.ingest_log(p).status == "duplicate"
