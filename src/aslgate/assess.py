@@ -11,7 +11,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from inspect_ai import Task, eval_set, task_with
 from inspect_ai.model import get_model
 from pydantic import BaseModel, Field
 
-from aslgate import __version__
 from aslgate.cyber.tasks import LEVELS
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import BUILTIN_FRAMEWORKS, load_frameworks
@@ -195,26 +193,9 @@ def write_outputs(
     tmp.write_text(json.dumps(det.model_dump(mode="json"), indent=2))
     os.replace(tmp, path)
     files = {"determination": path}
-    from aslgate.report.card import CardData, baseline_data, lag_entries, other_rows, render_system_card
+    from aslgate.report.card import build_card, render_system_card
 
-    logs = store.log_summaries(det.model, run_id=run_id)  # recorded at ingest: no log is read again
-    metrics = store.metrics(det.model, run_id=run_id)
-    base = baseline_data(store, cfg.baseline, run_id) if cfg.baseline and cfg.baseline != det.model else {}
-    skip = {det.model, cfg.baseline}
-    others = [r for r in other_rows(store, det.model, [m.metric for m in metrics]) if r.model not in skip]
-    lag, lag_source = lag_entries(store)
-    card = CardData(
-        model=det.model,
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        aslgate_version=__version__,
-        run=cfg.model_dump(mode="json", exclude={"db", "out"}),
-        determination=det,
-        metrics=metrics,
-        logs=logs,
-        others=others,
-        lag=lag,
-        lag_source=lag_source,
-        **base,
-    )
+    run = cfg.model_dump(mode="json", exclude={"db", "out"})
+    card = build_card(store, det, run_id, run, cfg.baseline if cfg.baseline != det.model else None)
     files.update(render_system_card(card, target))
     return files

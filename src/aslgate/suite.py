@@ -9,13 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
-
-from inspect_ai import Task
-from inspect_ai.log import EvalLog, EvalSample
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aslgate.errors import UserError
 from aslgate.metrics import MetricRow, MetricSpec
+
+if TYPE_CHECKING:  # the contract stays light: the catalogue imports the suites without Inspect's tasks
+    from inspect_ai import Task
+    from inspect_ai.log import EvalLog, EvalSample
 
 
 class SuiteError(UserError, ValueError):
@@ -69,12 +70,16 @@ class Suite:
 
     name: str
     title: str
-    version: int = 1
     derivation: int = 1
     baseline: bool = False  # the non-AI baseline runs this suite (a capability suite)
     families: dict[str, Family] = field(default_factory=dict)
     templates: Path | None = None  # the suite's card templates (method text, extra section parts)
     section_template: str | None = None  # extra card section part, included after the plots
+
+    @property
+    def version(self) -> int:
+        """The `Task(version=...)` its tasks carry."""
+        return 1
 
     # ------------------------------------------------------------------ families
     def add_family(self, family: Family) -> Family:

@@ -8,15 +8,16 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from inspect_ai import Task, eval
-from inspect_ai.log import EvalLog
+from typing import TYPE_CHECKING, Any
 
 from aslgate.behavior.suite import BEHAVIOR
 from aslgate.cyber.suite import CYBER
 from aslgate.metrics import MetricRow, MetricSpec
 from aslgate.suite import Suite, SuiteError
+
+if TYPE_CHECKING:
+    from inspect_ai import Task
+    from inspect_ai.log import EvalLog
 
 __all__ = ["SUITES", "TASKS", "Suite", "SuiteError", "get_suite", "metric_rows", "register_suite"]
 
@@ -125,6 +126,8 @@ def run_task(
     **task_args: Any,
 ) -> SuiteResult:
     """Run one suite task through Inspect and summarise its log."""
+    from inspect_ai import eval
+
     if name not in TASKS:
         raise SuiteError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     check_model(model, model_args)

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inspect_ai import Task
-from inspect_ai.log import EvalLog, EvalSample
-
-from aslgate.behavior.tasks import TASK_VERSION, behavior
 from aslgate.metrics import MetricRow, MetricSpec
 from aslgate.policy.stats import difference_row, rate_row
 from aslgate.suite import Family, RunConfig, Suite, epochs_of, passed, sample_key
+
+if TYPE_CHECKING:  # the task is imported when run, so the catalogue stays light
+    from inspect_ai import Task
+    from inspect_ai.log import EvalLog, EvalSample
 
 DERIVATION = 1  # bump when metric_rows changes what a log yields: stored logs are re-derived on ingest
 
@@ -117,10 +117,20 @@ def _rates(
 class BehaviorSuite(Suite):
     """Agentic scenarios over variable grids, with simulated tools; pressure cells against control cells."""
 
+    @property
+    def version(self) -> int:
+        from aslgate.behavior.tasks import TASK_VERSION
+
+        return TASK_VERSION
+
     def tasks(self, cfg: RunConfig) -> list[Task]:
+        from aslgate.behavior.tasks import behavior
+
         return [behavior(judge=cfg.judge)]
 
     def task_factories(self) -> dict[str, Callable[..., Task]]:
+        from aslgate.behavior.tasks import behavior
+
         return {"behavior": behavior}
 
     def _family(self, name: str) -> BehaviorFamily:
@@ -188,7 +198,6 @@ class BehaviorSuite(Suite):
 BEHAVIOR = BehaviorSuite(
     name="behavior",
     title="Agentic behavior",
-    version=TASK_VERSION,
     derivation=DERIVATION,
     families={f.name: f for f in FAMILIES},
     templates=Path(__file__).parent / "templates",

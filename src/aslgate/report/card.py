@@ -149,11 +149,20 @@ def card_from_store(store: Store, model: str, run_id: int | None = None) -> Card
             f"stored determination for {model!r} is unreadable: {e.errors()[0]['msg']}"
         ) from None
     run_id, run = _run_info(store, model, run_id)
-    logs = store.log_summaries(model, run_id)
+    return build_card(store, det, run_id, run, run.get("baseline"))
+
+
+def build_card(
+    store: Store, det: Determination, run_id: int | None, run: dict[str, Any], baseline: str | None
+) -> CardData:
+    """The card of one determination from the store: its run's metric rows and log summaries (recorded at
+    ingest: no log is read here), the baseline's rows and fuzzer runs, other models' rows, the lag."""
+    model = det.model
     metrics = store.metrics(model, run_id)
-    base = baseline_data(store, run.get("baseline"), run_id)
-    skip = {model, base.get("baseline")}
-    others = [r for r in other_rows(store, model, [m.metric for m in metrics]) if r.model not in skip]
+    base = baseline_data(store, baseline, run_id)
+    others = [
+        r for r in other_rows(store, model, [m.metric for m in metrics]) if r.model not in {model, baseline}
+    ]
     lag, lag_source = lag_entries(store)
     return CardData(
         model=model,
@@ -162,7 +171,7 @@ def card_from_store(store: Store, model: str, run_id: int | None = None) -> Card
         run=run,
         determination=det,
         metrics=metrics,
-        logs=logs,
+        logs=store.log_summaries(model, run_id),
         others=others,
         lag=lag,
         lag_source=lag_source,

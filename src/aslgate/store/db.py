@@ -55,9 +55,16 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+_ROW = ("model", "metric", "k", "n", "estimate", "low", "high")  # the columns a metric row and record share
+
+
+def _first(s: Session, model: type[Any], **equal: Any) -> Any:
+    """The first record of `model` whose columns equal the given values, or None."""
+    return s.scalars(select(model).filter_by(**equal)).first()
+
+
 def _record(r: MetricRow, log_id: int | None = None, derivation: int | None = None) -> MetricRecord:
-    rec = MetricRecord(model=r.model, metric=r.metric, k=r.k, n=r.n, estimate=r.estimate, low=r.low, high=r.high,
-                       sample_ids=r.sample_ids, derivation=derivation)  # fmt: skip
+    rec = MetricRecord(**{c: getattr(r, c) for c in _ROW}, sample_ids=r.sample_ids, derivation=derivation)
     if log_id is not None:
         rec.log_id = log_id
     return rec
@@ -92,7 +99,7 @@ class Store:
     def run(self, name: str, config: dict[str, Any] | None = None) -> int:
         """The id of the run called `name`, created if new."""
         with Session(self.engine) as s, s.begin():
-            run = s.scalars(select(Run).where(Run.name == name)).first()
+            run = _first(s, Run, name=name)
             if run is None:
                 run = Run(name=name, config=config or {})
                 s.add(run)
@@ -118,7 +125,7 @@ class Store:
             return IngestOutcome(str(p), "error", f"no metric rows: {e}")
         summary = log_summary(log, where)
         with Session(self.engine) as s, s.begin():
-            rec = s.scalars(select(EvalLogRecord).where(EvalLogRecord.sha256 == digest)).first()
+            rec = _first(s, EvalLogRecord, sha256=digest)
             if rec is not None:
                 if run_id is not None and rec.run_id is None:
                     rec.run_id = run_id
@@ -157,16 +164,10 @@ class Store:
         """Store rows computed across logs (e.g. uplift), attached to the log named in each row; idempotent."""
         with Session(self.engine) as s, s.begin():
             for r in rows:
-                log = s.scalars(select(EvalLogRecord).where(EvalLogRecord.path == r.log)).first()
+                log = _first(s, EvalLogRecord, path=r.log)
                 if log is None:
                     raise StoreError(f"cannot attach {r.metric}: log {r.log} is not in the store")
-                old = s.scalars(
-                    select(MetricRecord).where(
-                        MetricRecord.log_id == log.id,
-                        MetricRecord.model == r.model,
-                        MetricRecord.metric == r.metric,
-                    )
-                ).first()
+                old = _first(s, MetricRecord, log_id=log.id, model=r.model, metric=r.metric)
                 if old is not None:
                     s.delete(old)
                     s.flush()
@@ -191,18 +192,8 @@ class Store:
                 held = newest.get(m.metric)
                 if held is not None and (held.task_version or 0) > log.task_version:
                     continue  # a newer task version wins; rows of different versions are never mixed
-                newest[m.metric] = MetricRow(
-                    model=m.model,
-                    metric=m.metric,
-                    k=m.k,
-                    n=m.n,
-                    estimate=m.estimate,
-                    low=m.low,
-                    high=m.high,
-                    log=log.path,
-                    sample_ids=list(m.sample_ids or []),
-                    task_version=log.task_version,
-                )
+                newest[m.metric] = MetricRow(**{c: getattr(m, c) for c in _ROW}, log=log.path,
+                                             sample_ids=list(m.sample_ids or []), task_version=log.task_version)  # fmt: skip
         rows = list(newest.values())
         if published if published is not None else run_id is None:
             rows += self.published(model)
@@ -221,13 +212,9 @@ class Store:
         with Session(self.engine) as s, s.begin():
             for r in results:
                 row = r.row()
-                rec = s.scalars(
-                    select(PublishedRecord).where(
-                        PublishedRecord.model == r.model,
-                        PublishedRecord.benchmark == r.benchmark,
-                        PublishedRecord.source_url == r.source_url,
-                    )
-                ).first()
+                rec = _first(
+                    s, PublishedRecord, model=r.model, benchmark=r.benchmark, source_url=r.source_url
+                )
                 if rec is None:
                     rec = PublishedRecord(model=r.model, benchmark=r.benchmark, source_url=r.source_url)
                     s.add(rec)
