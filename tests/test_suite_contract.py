@@ -214,6 +214,12 @@ def test_a_new_derivation_version_re_derives_stored_logs(
     assert (row.k, row.n, row.sample_ids) == (2, 4, ["s2", "s3"])
     assert store.ingest_log(p).status == "duplicate"
     assert len(store.logs()) == 1
+    empty = tmp_path / "empty.eval"  # a log with no trials yields no rows, and is still a duplicate next time
+    write_eval_log(_log({"suite": "behavior", "family": "behavior"}, []), str(empty))
+    assert [(o.status, o.metrics) for o in (store.ingest_log(empty), store.ingest_log(empty))] == [
+        ("ingested", 0),
+        ("duplicate", 0),
+    ]
 
 
 def _module_imports(path: Path, name: str, known: set[str]) -> set[str]:

@@ -130,15 +130,14 @@ class Store:
                 if run_id is not None and rec.run_id is None:
                     rec.run_id = run_id
                 stored = LogSummary.model_validate({**rec.summary, "path": rec.path}) if rec.summary else None
-                own = [m for m in rec.metrics if m.derivation is not None]
-                if rec.summary is not None and own and all(m.derivation == derivation for m in own):
+                if rec.summary is not None and rec.derivation == derivation:
                     return IngestOutcome(
                         str(p), "duplicate", f"already ingested as {rec.path}", summary=stored
                     )
                 rec.metrics.clear()  # stale rows (and the cross-log rows built on them: recomputed by assess)
                 s.flush()
                 rec.summary = summary.model_copy(update={"path": rec.path}).model_dump(mode="json")
-                rec.task_version = log.eval.task_version
+                rec.task_version, rec.derivation = log.eval.task_version, derivation
                 rec.metrics = [
                     _record(r.model_copy(update={"log": rec.path}), derivation=derivation) for r in rows
                 ]
@@ -155,6 +154,7 @@ class Store:
                 run_id=run_id,
                 task_version=log.eval.task_version,
                 summary=summary.model_dump(mode="json"),
+                derivation=derivation,
             )
             rec.metrics = [_record(r, derivation=derivation) for r in rows]
             s.add(rec)

@@ -40,9 +40,8 @@ class EvalLogRecord(Base):
     samples: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(64))  # the log's own eval.created timestamp
     task_version: Mapped[int] = mapped_column(Integer, default=0)  # the log's Task(version=...)
-    summary: Mapped[dict | None] = mapped_column(
-        JSON, nullable=True
-    )  # evidence.LogSummary, recorded at ingest
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # evidence.LogSummary, at ingest
+    derivation: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the suite derivation of its rows
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     run: Mapped[Run | None] = relationship(back_populates="logs")

@@ -1,7 +1,8 @@
-"""Evidence is derived: each log keeps its task version and summary, each metric row its derivation version.
+"""Evidence is derived: each log keeps its task version, summary and derivation version, each metric row
+its derivation version.
 
-Logs ingested before this revision have task version 0 and no summary; their rows have no derivation
-version, so the next ingest of such a log re-derives its rows with the current suites.
+Logs ingested before this revision have task version 0, no summary and no derivation version, so the
+next ingest of such a log derives its rows again with the current suites.
 
 Revision ID: arch_0003
 Revises: report_0002
@@ -20,6 +21,7 @@ def upgrade() -> None:
     with op.batch_alter_table("eval_logs") as t:
         t.add_column(sa.Column("task_version", sa.Integer, nullable=False, server_default="0"))
         t.add_column(sa.Column("summary", sa.JSON, nullable=True))
+        t.add_column(sa.Column("derivation", sa.Integer, nullable=True))
     with op.batch_alter_table("metrics") as t:
         t.add_column(sa.Column("derivation", sa.Integer, nullable=True))
 
@@ -28,5 +30,6 @@ def downgrade() -> None:
     with op.batch_alter_table("metrics") as t:
         t.drop_column("derivation")
     with op.batch_alter_table("eval_logs") as t:
+        t.drop_column("derivation")
         t.drop_column("summary")
         t.drop_column("task_version")
