@@ -306,3 +306,10 @@ def test_a_store_from_before_the_migration_keeps_its_rows_and_re_derives_them(tm
     [row] = store.metrics(MODEL)
     assert (row.k, row.n, row.task_version) == (2, 4, 1)
     assert store.ingest_log(p).status == "duplicate"
+
+
+def test_every_scenario_family_is_a_behavior_suite_family() -> None:
+    from aslgate.behavior.scenario import FAMILIES, select_scenarios
+
+    assert list(BEHAVIOR.families) == list(FAMILIES)
+    assert {s.family for _, s in select_scenarios(None, None)} <= set(BEHAVIOR.families)
