@@ -58,9 +58,9 @@ def _file_sha256(path: Path) -> str:
 _ROW = ("model", "metric", "k", "n", "estimate", "low", "high")  # the columns a metric row and record share
 
 
-def _first(s: Session, model: type[Any], **equal: Any) -> Any:
-    """The first record of `model` whose columns equal the given values, or None."""
-    return s.scalars(select(model).filter_by(**equal)).first()
+def _first(s: Session, table: type[Any], /, **equal: Any) -> Any:
+    """The first record of `table` whose columns equal the given values, or None."""
+    return s.scalars(select(table).filter_by(**equal)).first()
 
 
 def _record(r: MetricRow, log_id: int | None = None, derivation: int | None = None) -> MetricRecord:
