@@ -171,6 +171,7 @@ def test_tasks_carry_their_suite_version() -> None:
     assert cyber_patch(challenges=["stack-name-copy"]).version == CYBER.version >= 1
     assert behavior(scenarios=["blackmail_replacement"]).version == BEHAVIOR.version >= 1
     assert list(TASKS) == ["cyber-reproduce", "cyber-exploit", "cyber-patch", "cyber-discover", "behavior"]
+    assert TASKS["cyber-patch"] is cyber_patch and TASKS["behavior"] is behavior
 
 
 def _file(tmp_path: Path, name: str, k: int, n: int, version: int, created: str) -> Path:

@@ -185,7 +185,9 @@ class CyberSuite(Suite):
 
     def task_factories(self) -> dict[str, Callable[..., Task]]:
         return {
-            f"cyber-{n}": f.task for n, f in self.families.items() if isinstance(f, CyberFamily) and f.task
+            f"cyber-{n}": getattr(_t(), f.task)
+            for n, f in self.families.items()
+            if isinstance(f, CyberFamily) and f.task
         }
 
     def metric_rows(self, log: EvalLog, path: str) -> list[MetricRow]:
