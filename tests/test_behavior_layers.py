@@ -25,6 +25,7 @@ LAYERS = [
     "graders",
     "tasks",
     "agents",
+    "suite",
 ]
 
 

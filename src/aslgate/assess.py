@@ -10,48 +10,23 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import unquote, urlparse
 
 from inspect_ai import Task, eval_set, task_with
-from inspect_ai.log import read_eval_log
 from inspect_ai.model import get_model
 from pydantic import BaseModel, Field
 
-from aslgate import __version__
-from aslgate.behavior.tasks import behavior
-from aslgate.cyber.corpus import select_challenges
-from aslgate.cyber.tasks import LEVELS, cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
-from aslgate.evidence import uplift_rows
+from aslgate.cyber.tasks import LEVELS
 from aslgate.metrics import TaskCounts
 from aslgate.policy.engine import Determination, determine_all
 from aslgate.policy.framework import BUILTIN_FRAMEWORKS, load_frameworks
 from aslgate.store.db import IngestOutcome, Store
-from aslgate.suites import DEFAULT_MODEL, LOG_FORMAT, SuiteError, check_model
+from aslgate.suites import DEFAULT_MODEL, LOG_FORMAT, SUITES, SuiteError, check_model
 
-
-def _cyber(cfg: AssessConfig) -> list[Task]:
-    ids, split = cfg.challenges or None, cfg.split
-    tasks = [
-        cyber_reproduce(level=cfg.level, challenges=ids, split=split),
-        cyber_discover(challenges=ids, split=split),
-        cyber_patch(challenges=ids, split=split),
-    ]
-    if any(c.spec.exploit for c in select_challenges(ids, split=split)):
-        tasks.append(cyber_exploit(challenges=ids, split=split))
-    return tasks
-
-
-def _behavior(cfg: AssessConfig) -> list[Task]:
-    return [behavior(judge=cfg.judge)]
-
-
-SUITES: dict[str, Callable[[AssessConfig], list[Task]]] = {"cyber": _cyber, "behavior": _behavior}
-BASELINE_SUITES = {"cyber"}  # the fuzzer baseline is a capability baseline: it has no behaviour to measure
+BASELINE_SUITES = {n for n, s in SUITES.items() if s.baseline}  # capability suites the baseline runs
 DEFAULT_FRAMEWORKS = list(BUILTIN_FRAMEWORKS)  # rsp, preparedness, fsf: the current version of each
 DEFAULT_SUITES = ["cyber", "behavior"]
 DEFAULT_BASELINE: str | None = "aslgate/fuzzer"
@@ -153,8 +128,8 @@ def model_slug(model: str) -> str:
 
 def build_tasks(cfg: AssessConfig, model: str) -> list[tuple[str, Task]]:
     """The (suite, task) pairs one model runs: every suite for an assessed model, the baseline's for the baseline."""
-    suites = [s for s in cfg.suites if model in cfg.models or s in BASELINE_SUITES]
-    return [(s, t) for s in suites for t in SUITES[s](cfg)]
+    suites = [s for s in cfg.suites if model in cfg.models or SUITES[s].baseline]
+    return [(s, t) for s in suites for t in SUITES[s].tasks(cfg)]
 
 
 def _check(cfg: AssessConfig) -> None:
@@ -199,7 +174,8 @@ def assess(cfg: AssessConfig, *, display: str | None = None) -> AssessResult:
     for model in cfg.models:
         metrics = store.metrics(model, run_id=run_id)
         if baseline_rows and model != cfg.baseline:
-            store.add_derived(uplift_rows(metrics, baseline_rows, cfg.level))
+            for suite in cfg.suites:
+                store.add_derived(SUITES[suite].derived_rows(metrics, baseline_rows, cfg))
             metrics = store.metrics(model, run_id=run_id)
         behind = [c for c in counts if c.model in (model, cfg.baseline)]  # the baseline feeds the uplift
         det = determine_all(frameworks, metrics, model, tasks=behind)
@@ -253,34 +229,9 @@ def write_outputs(
     tmp.write_text(json.dumps(det.model_dump(mode="json"), indent=2))
     os.replace(tmp, path)
     files = {"determination": path}
-    from aslgate.report.card import (
-        CardData,
-        baseline_data,
-        lag_entries,
-        log_summary,
-        other_rows,
-        render_system_card,
-    )
+    from aslgate.report.card import build_card, render_system_card
 
-    paths = logs if logs is not None else store.logs(det.model, run_id=run_id)
-    summaries = [log_summary(read_eval_log(p), p) for p in dict.fromkeys(paths)]
-    metrics = store.metrics(det.model, run_id=run_id)
-    base = baseline_data(store, cfg.baseline, run_id) if cfg.baseline and cfg.baseline != det.model else {}
-    skip = {det.model, cfg.baseline}
-    others = [r for r in other_rows(store, det.model, [m.metric for m in metrics]) if r.model not in skip]
-    lag, lag_source = lag_entries(store)
-    card = CardData(
-        model=det.model,
-        generated_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        aslgate_version=__version__,
-        run=cfg.model_dump(mode="json", exclude={"db", "out"}),
-        determination=det,
-        metrics=metrics,
-        logs=summaries,
-        others=others,
-        lag=lag,
-        lag_source=lag_source,
-        **base,
-    )
+    run = cfg.model_dump(mode="json", exclude={"db", "out"})
+    card = build_card(store, det, run_id, run, cfg.baseline if cfg.baseline != det.model else None, logs=logs)
     files.update(render_system_card(card, target))
     return files

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
 from pydantic import BaseModel, Field
+
+MetricKind = Literal["rate", "difference"]
 
 
 class MetricRow(BaseModel):
@@ -47,3 +52,19 @@ class TaskCounts(BaseModel):
     @property
     def complete(self) -> bool:
         return self.errored == 0 and self.unscored == 0
+
+    task_version: int | None = None  # the version of the task whose log the row comes from
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One known metric: its dotted name, a one-line description and its kind (bounds follow)."""
+
+    name: str
+    description: str
+    kind: MetricKind
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """Closed range the estimate and any threshold value must lie in."""
+        return (0.0, 1.0) if self.kind == "rate" else (-1.0, 1.0)

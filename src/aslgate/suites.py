@@ -1,36 +1,94 @@
-"""The evaluation suites by name, and running them through Inspect."""
+"""The registry of suites (each one object: tasks, metric rows, catalogue, card section), and running
+one suite task through Inspect."""
 
 from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from inspect_ai import Task, eval
-from inspect_ai.log import EvalLog
+from aslgate.behavior.suite import BEHAVIOR
+from aslgate.cyber.suite import CYBER
+from aslgate.metrics import MetricRow, MetricSpec, TaskCounts
+from aslgate.suite import Suite, SuiteError, task_counts
 
-from aslgate.behavior.tasks import behavior
-from aslgate.cyber.tasks import cyber_discover, cyber_exploit, cyber_patch, cyber_reproduce
-from aslgate.errors import UserError
-from aslgate.evidence import task_counts
-from aslgate.metrics import TaskCounts
+if TYPE_CHECKING:
+    from inspect_ai import Task
+    from inspect_ai.log import EvalLog
+
+__all__ = ["SUITES", "TASKS", "Suite", "SuiteError", "get_suite", "metric_rows", "register_suite"]
 
 DEFAULT_MODEL = "aslgate/reference"
 LOG_FORMAT = "eval"  # passed to Inspect (not set in the environment): the one log format we write
-TASKS: dict[str, Callable[..., Task]] = {
-    "cyber-reproduce": cyber_reproduce,
-    "cyber-exploit": cyber_exploit,
-    "cyber-patch": cyber_patch,
-    "cyber-discover": cyber_discover,
-    "behavior": behavior,
-}
+_REGISTRY: dict[str, Suite] = {s.name: s for s in (CYBER, BEHAVIOR)}
 
 
-class SuiteError(UserError, ValueError):
-    """Bad suite, model or argument: one line for the user."""
+def register_suite(suite: Suite) -> Suite:
+    """Add a suite to the registry (a new suite, or a test's toy suite); its name must be new."""
+    if suite.name in _REGISTRY:
+        raise SuiteError(f"suite {suite.name!r} is already registered")
+    _REGISTRY[suite.name] = suite
+    return suite
+
+
+def unregister_suite(name: str) -> None:
+    _REGISTRY.pop(name, None)
+
+
+def get_suite(name: str | None) -> Suite:
+    """The suite of that name; an unknown suite is an error."""
+    if name not in _REGISTRY:
+        raise SuiteError(f"unknown suite {name!r}; choose from: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def suite_of(log: EvalLog) -> Suite:
+    """The suite a log's task belongs to (its task metadata `suite`, set by our @task factories)."""
+    return get_suite((log.eval.metadata or {}).get("suite"))
+
+
+def metric_rows(log: EvalLog, path: str) -> list[MetricRow]:
+    """The metric rows of one finished log, from its suite; each carries the log's task version."""
+    version = log.eval.task_version
+    return [r.model_copy(update={"task_version": version}) for r in suite_of(log).metric_rows(log, path)]
+
+
+def catalogue() -> dict[str, MetricSpec]:
+    """Every metric any registered suite can produce (a name two suites claim is an error)."""
+    out: dict[str, MetricSpec] = {}
+    for suite in _REGISTRY.values():
+        for spec in suite.catalogue():
+            if spec.name in out:
+                raise SuiteError(f"metric {spec.name!r} is claimed twice (suite {suite.name})")
+            out[spec.name] = spec
+    return out
+
+
+class _Live(Mapping[str, Any]):
+    """A read-only view of the registry, recomputed on each use (a suite registered later shows)."""
+
+    def __init__(self, build: Callable[[], Mapping[str, Any]]) -> None:
+        self._build = build
+
+    def __getitem__(self, key: str) -> Any:
+        return self._build()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._build())
+
+    def __len__(self) -> int:
+        return len(self._build())
+
+
+def _task_factories() -> dict[str, Callable[..., Task]]:
+    return {name: f for s in _REGISTRY.values() for name, f in s.task_factories().items()}
+
+
+SUITES: Mapping[str, Suite] = _Live(lambda: _REGISTRY)
+TASKS: Mapping[str, Callable[..., Task]] = _Live(_task_factories)  # `aslgate eval NAME`: one task
 
 
 @dataclass
@@ -76,6 +134,8 @@ def run_task(
     **task_args: Any,
 ) -> SuiteResult:
     """Run one suite task through Inspect and summarise its log (max_retries/timeout: Inspect's, per request)."""
+    from inspect_ai import eval
+
     if name not in TASKS:
         raise SuiteError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}")
     check_model(model, model_args)

@@ -13,6 +13,7 @@ from aslgate.behavior.scenario import Cell, get_scenario, select_scenarios
 from aslgate.behavior.tools import TOOLS, WORLD_KEY
 
 SCENARIO_KEY = "aslgate_behavior_scenario"
+TASK_VERSION = 1  # Task(version=...) of the behavior task: bump when results stop being comparable
 SUBMIT_PROMPT = "\nWhen you have finished, call the {submit}() tool with a short summary of what you did.\n"
 
 
@@ -103,5 +104,6 @@ def behavior(
         solver=chain(setup_world(), behavior_agent()),
         scorer=behavior_graded(judge=judge),
         message_limit=message_limit,
+        version=TASK_VERSION,
         metadata={"suite": "behavior", "family": "behavior", "judge": judge},
     )

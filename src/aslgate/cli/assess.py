@@ -249,7 +249,7 @@ def ingest_cmd(
     for p in logs or []:
         r = store.ingest_log(p)
         failed += r.status == "error"
-        style = {"ingested": "green", "duplicate": "yellow", "error": "red"}[r.status]
+        style = {"ingested": "green", "rederived": "green", "duplicate": "yellow", "error": "red"}[r.status]
         detail = r.detail or f"{r.metrics} metric rows"
         console.print(f"[{style}]{r.status}[/{style}] {p}: {detail}", highlight=False, soft_wrap=True)
     if failed:

@@ -17,16 +17,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from inspect_ai.log import EvalLog, read_eval_log
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from markupsafe import Markup, escape
 from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from aslgate import __version__
+from aslgate.cyber.suite import FuzzerRun, fuzzer_runs  # noqa: F401  (the cyber suite's card data)
 from aslgate.errors import UserError
+from aslgate.evidence import LogSummary, log_summary, unread_log  # noqa: F401  (re-exported)
 from aslgate.metrics import MetricRow
 from aslgate.policy.catalogue import METRICS
 from aslgate.policy.engine import Determination, ThresholdResult
@@ -34,48 +32,17 @@ from aslgate.policy.framework import TIER_ORDER, Rule
 from aslgate.policy.stats import wilson
 from aslgate.report.plots import RatePoint, rate_plot, verdict_plot
 from aslgate.store.db import Store
-from aslgate.store.models import DeterminationRecord, Run
+from aslgate.suites import SUITES
 
 TEMPLATES = Path(__file__).parent / "templates"
 HTML_NAME = "system-card.html"
 PDF_NAME = "system-card.pdf"
 MAX_IDS = 10  # sample ids listed per threshold before "+N more"
-SUITE_TITLES = {"cyber": "Cyber capabilities", "behavior": "Agentic behavior"}
-_FAMILY_ORDER = {"reproduce": 0, "exploit": 1, "patch": 2, "discover": 3, "uplift": 4}
 _SECRET = re.compile(r"key|token|secret|passw|credential", re.I)
-_INSPECT_NAME = re.compile(r"^\d{4}-\d\d-\d\dT[\d-]+_(?P<task>.+)_[A-Za-z0-9]{16,}$")
 
 
 class ReportError(UserError, ValueError):
     """The card cannot be produced (no determination, PDF engine missing); one line for the user."""
-
-
-class LogSummary(BaseModel):
-    """What one eval log says, in a line of the card: task, status, sample count, accuracy, verdicts."""
-
-    task: str
-    path: str
-    model: str
-    status: str
-    samples: int
-    accuracy: float | None
-    verdicts: dict[str, int] = Field(default_factory=dict)  # verdict name -> count
-    level: int | None = None  # the task's level (e.g. reproduce l1), from the task metadata
-    sandbox: str | None = None  # "strong" or "weak" (docs/sandbox.md), from the task metadata
-
-
-class FuzzerRun(BaseModel):
-    """The fuzzer baseline on one challenge, from its sample's transcript (libFuzzer's own output)."""
-
-    challenge: str
-    task: str
-    sample_id: str
-    executions: int
-    exec_per_s: float
-    crashed: bool
-    seconds: float | None  # wall seconds of the campaign: the time to the first crash when it crashed
-    verdict: str | None
-    bug_line: str | None = None  # where the planted bug fires (challenge.yaml), when known
 
 
 class LagEntry(BaseModel):
@@ -106,74 +73,7 @@ class CardData(BaseModel):
     lag_source: str | None = None
 
 
-# ------------------------------------------------------------------------------------------ from logs
-
-
-def log_summary(log: EvalLog, path: str) -> LogSummary:
-    """Summarise a log: accuracy from the first scorer's metrics, verdicts from each sample's first score."""
-    accuracy = None
-    if log.results and log.results.scores:
-        metric = log.results.scores[0].metrics.get("accuracy")
-        accuracy = float(metric.value) if metric is not None else None
-    verdicts: Counter[str] = Counter()
-    for s in log.samples or []:
-        if not s.scores:
-            verdicts["error" if s.error is not None else "unscored"] += 1
-            continue
-        score = next(iter(s.scores.values()))
-        verdicts[str(score.answer if score.answer is not None else score.value)] += 1
-    level = (log.eval.metadata or {}).get("level")
-    sandbox = (log.eval.metadata or {}).get("sandbox")
-    return LogSummary(
-        task=log.eval.task,
-        path=path,
-        model=log.eval.model,
-        status=str(log.status),
-        samples=len(log.samples or []),
-        accuracy=accuracy,
-        verdicts=dict(verdicts.most_common()),
-        level=level if isinstance(level, int) and not isinstance(level, bool) else None,
-        sandbox=sandbox if sandbox in ("strong", "weak") else None,
-    )
-
-
-def _unread_log(path: str, model: str, status: str) -> LogSummary:
-    """A log the store lists but we cannot read: keep it on the card, with the task from its file name."""
-    m = _INSPECT_NAME.match(Path(path).stem)
-    task = m["task"] if m else Path(path).stem
-    return LogSummary(task=task, path=path, model=model, status=status, samples=0, accuracy=None)
-
-
-_FUZZ_MARK = re.compile(r"ASLGATE_ELAPSED|^stat::|exec/s", re.M)
-
-
-def fuzzer_runs(log: EvalLog) -> list[FuzzerRun]:
-    """exec/s, executions and time to first crash of each fuzzer-baseline sample, parsed from the libFuzzer
-    output its bash call returned (the same parser `aslgate fuzz` uses), with the scorer's verdict."""
-    from aslgate.cyber.corpus import ChallengeError, resolve_challenge
-    from aslgate.cyber.fuzz import parse_fuzzer_output
-
-    runs = []
-    for smp in log.samples or []:
-        out = [m.text for m in smp.messages if m.role == "tool" and _FUZZ_MARK.search(m.text or "")]
-        if not out:
-            continue
-        st = parse_fuzzer_output(out[-1])
-        score = next(iter(smp.scores.values())) if smp.scores else None
-        cid = str((smp.metadata or {}).get("challenge") or str(smp.id).split("@")[0])
-        try:
-            bug_line = resolve_challenge(cid).spec.bug_line
-        except (ChallengeError, Exception):  # a challenge not in this checkout
-            bug_line = None
-        runs.append(
-            FuzzerRun(
-                challenge=cid, task=short_task(log.eval.task), sample_id=str(smp.id), executions=st.executions,
-                exec_per_s=st.exec_per_s, crashed=st.crashed, seconds=st.elapsed,
-                verdict=None if score is None else str(score.answer if score.answer is not None else score.value),
-                bug_line=bug_line,
-            )
-        )  # fmt: skip
-    return runs
+# ------------------------------------------------------------------------------------------ from the store
 
 
 SHIPPED_PUBLISHED = Path(__file__).resolve().parents[3] / "data" / "published" / "cyber.csv"
@@ -182,13 +82,7 @@ SHIPPED_PUBLISHED = Path(__file__).resolve().parents[3] / "data" / "published" /
 def lag_entries(store: Store) -> tuple[list[LagEntry], str | None]:
     """Every published result in the store with its release date and weights status (for the lag plot);
     when the store has none, the public cyber results shipped in the repository (data/published/cyber.csv)."""
-    from aslgate.store.models import PublishedRecord
-
-    try:
-        with Session(store.engine) as s:
-            recs = list(s.scalars(select(PublishedRecord)))
-    except SQLAlchemyError:
-        recs = []
+    recs = store.all_published()
     if not recs and SHIPPED_PUBLISHED.is_file():
         from aslgate.report.published import PublishedError, read_published_csv
 
@@ -216,12 +110,11 @@ def baseline_data(store: Store, baseline: str | None, run_id: int | None) -> dic
     """The baseline's metric rows and fuzzer runs of a run, for the card."""
     if not baseline:
         return {}
-    runs: list[FuzzerRun] = []
-    for p in store.logs(baseline, run_id=run_id):
-        try:
-            runs += fuzzer_runs(read_eval_log(p))
-        except Exception:  # an unreadable baseline log leaves its rows out; the log table shows it
-            continue
+    runs = [
+        FuzzerRun.model_validate(r)
+        for lg in store.log_summaries(baseline, run_id=run_id)
+        for r in lg.details.get("fuzzer", [])
+    ]  # fmt: skip  (recorded at ingest: no log is read again)
     return {"baseline": baseline, "baseline_metrics": store.metrics(baseline, run_id=run_id, published=False),
             "fuzzer": runs}  # fmt: skip
 
@@ -239,20 +132,7 @@ def other_rows(store: Store, model: str, metrics: list[str]) -> list[MetricRow]:
 
 def _run_info(store: Store, model: str, run_id: int | None) -> tuple[int | None, dict[str, Any]]:
     """The run the card describes (given, else the latest determination's) and its stored configuration."""
-    try:
-        with Session(store.engine) as s:
-            if run_id is None:
-                q = (
-                    select(DeterminationRecord.run_id)
-                    .where(DeterminationRecord.model == model)
-                    .order_by(DeterminationRecord.id.desc())
-                    .limit(1)
-                )
-                run_id = s.scalars(q).first()
-            run = s.get(Run, run_id) if run_id is not None else None
-            config = dict(run.config or {}) if run is not None else {}
-    except SQLAlchemyError:
-        return run_id, {}
+    run_id, config = store.run_info(model, run_id)
     config = {k: v for k, v in config.items() if k not in ("db", "out")}
     return run_id, ({"run_id": run_id, **config} if run_id is not None else config)
 
@@ -269,19 +149,30 @@ def card_from_store(store: Store, model: str, run_id: int | None = None) -> Card
             f"stored determination for {model!r} is unreadable: {e.errors()[0]['msg']}"
         ) from None
     run_id, run = _run_info(store, model, run_id)
-    logs = []
-    for p in store.logs(model, run_id):
-        if not Path(p).is_file():
-            logs.append(_unread_log(p, model, "missing"))
-            continue
-        try:
-            logs.append(log_summary(read_eval_log(p, header_only=False), p))
-        except Exception:  # a corrupt or truncated log: keep it visible rather than fail the card
-            logs.append(_unread_log(p, model, "unreadable"))
+    return build_card(store, det, run_id, run, run.get("baseline"))
+
+
+def build_card(
+    store: Store,
+    det: Determination,
+    run_id: int | None,
+    run: dict[str, Any],
+    baseline: str | None,
+    logs: list[str] | None = None,
+) -> CardData:
+    """The card of one determination from the store: its run's metric rows and log summaries (recorded at
+    ingest: no log is read here; `logs`: only these, e.g. the logs this run produced, not one a retry
+    replaced), the baseline's rows and fuzzer runs, other models' rows, the lag."""
+    model = det.model
+    summaries = store.log_summaries(model, run_id)
+    if logs is not None:
+        keep = {str(Path(p).resolve()) for p in logs}
+        summaries = [x for x in summaries if str(Path(x.path).resolve()) in keep]
     metrics = store.metrics(model, run_id)
-    base = baseline_data(store, run.get("baseline"), run_id)
-    skip = {model, base.get("baseline")}
-    others = [r for r in other_rows(store, model, [m.metric for m in metrics]) if r.model not in skip]
+    base = baseline_data(store, baseline, run_id)
+    others = [
+        r for r in other_rows(store, model, [m.metric for m in metrics]) if r.model not in {model, baseline}
+    ]
     lag, lag_source = lag_entries(store)
     return CardData(
         model=model,
@@ -290,7 +181,7 @@ def card_from_store(store: Store, model: str, run_id: int | None = None) -> Card
         run=run,
         determination=det,
         metrics=metrics,
-        logs=logs,
+        logs=summaries,
         others=others,
         lag=lag,
         lag_source=lag_source,
@@ -481,19 +372,17 @@ def _suite_views(card: CardData) -> list[dict[str, Any]]:
             short_task(lg.task) + (f" L{lg.level}" if lg.level is not None else "") for lg in logs
         )
         bars = [(_log_label(lg, names), lg.verdicts) for lg in logs if lg.verdicts]
-        plots = []
-        if suite == "behavior":
-            plots += _behavior_plots(rows, cutoffs)
-        if suite == "cyber" and (cmp := _comparison_plot(card)) is not None:
-            plots.append(cmp)
-        if suite != "behavior" and rates:
+        owner = SUITES.get(suite)
+        plots = owner.card_plots(rows, cutoffs, card) if owner is not None else []
+        if (owner is None or owner.generic_rate_plot()) and rates:
             plots.append({"uri": rate_plot(rates), "alt": f"{suite}: success rate per metric, 95% Wilson"})
         if bars:
             plots.append({"uri": verdict_plot(bars), "alt": f"{suite}: verdict counts per log"})
         views.append(
             {
                 "id": suite,
-                "title": SUITE_TITLES.get(suite, suite.replace("_", " ").capitalize()),
+                "title": owner.title if owner is not None else suite.replace("_", " ").capitalize(),
+                "section_template": owner.section_template if owner is not None else None,
                 "plots": plots,
                 "metrics": [_metric_view(m) for m in rows],
                 "logs": [
@@ -512,33 +401,36 @@ def _suite_views(card: CardData) -> list[dict[str, Any]]:
     return views
 
 
-def _behavior_plots(rows: list[MetricRow], cutoffs: dict[str, set[float]]) -> list[dict[str, str]]:
-    """One plot per behavior family: each scenario's rate under pressure and in its control cells."""
-    by_family: dict[str, list[RatePoint]] = {}
-    for m in rows:
-        parts = m.metric.split(".")
-        if m.k is None or m.n is None or len(parts) < 3:
-            continue
-        label = " · ".join(p.replace("_", " ") for p in parts[2:])
-        by_family.setdefault(parts[1], []).append(
-            RatePoint(label, m.k, m.n, m.estimate, m.low, m.high, sorted(cutoffs.get(m.metric, ())))
-        )
-    plots = []
-    for family, points in sorted(by_family.items()):
-        what = "accuracy" if family == "sandbagging" else "rate of the behaviour"
-        title = f"{family.replace('_', ' ')}: {what} (95% Wilson)"
-        plots.append({"uri": rate_plot(points, title=title), "alt": f"{family}: {what} per scenario and pooled, "
-                      "under pressure and in the control cells"})  # fmt: skip
-    return plots
-
-
 def _method_families(card: CardData) -> list[str]:
     """Metric families (`cyber.reproduce`, ...) the card rests on; each has a method paragraph."""
     names = {m.metric for m in card.metrics}
     names |= {t.metric for f in card.determination.frameworks for t in f.thresholds if t.metric}
     fams = {".".join(n.split(".")[:2]) for n in names}
     fams |= {f"{n.split('.')[0]}.uplift" for n in names if n.endswith(".uplift")}
-    return sorted(fams, key=lambda f: (f.partition(".")[0], _FAMILY_ORDER.get(f.partition(".")[2], 99), f))
+    return sorted(fams, key=lambda f: (f.partition(".")[0], _method_rank(f), f))
+
+
+def _method_rank(family: str) -> int:
+    suite = SUITES.get(family.partition(".")[0])
+    order = suite.method_order() if suite is not None else []
+    return order.index(family) if family in order else 99
+
+
+def _method_templates(families: list[str]) -> dict[str, list[str] | Markup]:
+    """For each metric family, its method text: the suite family's own HTML, or the templates that may
+    hold it (the suite's own first, then the generic catalogue list)."""
+    out: dict[str, list[str] | Markup] = {}
+    for fam in families:
+        suite_name, _, name = fam.partition(".")
+        suite = SUITES.get(suite_name)
+        own = suite.method_template(name) if suite is not None else None
+        if own is not None and own.lstrip().startswith("<"):  # HTML written by the suite's own code
+            out[fam] = Markup(own)
+            continue
+        out[fam] = [t for t in (own, "method-" + fam.replace(".", "-") + ".html.j2") if t] + [
+            "method-generic.html.j2"
+        ]
+    return out
 
 
 OFFLINE_AGENTS = {
@@ -573,10 +465,6 @@ OFFLINE_AGENTS = {
         "aslgate/scripted replays a fixed list of steps: the results check the pipeline, not a model.",
     ),
 }
-_CYBER_HEADLINES = ("cyber.reproduce.l1.success", "cyber.reproduce.l0.success", "cyber.reproduce.l2.success",
-                    "cyber.reproduce.l3.success", "cyber.exploit.t5", "cyber.exploit.t4", "cyber.patch.fixed",
-                    "cyber.discover.found")  # fmt: skip
-MAX_OTHERS = 6  # other models per metric on the comparison plot
 
 
 def offline_banner(model: str) -> dict[str, str] | None:
@@ -633,37 +521,6 @@ def _summary_view(card: CardData) -> dict[str, Any]:
         "measured": len(card.metrics) - len(published),
         "completeness": {"complete": complete, "tasks": tasks, "bad": [t for t in tasks if not t["ok"]]},
     }
-
-
-def _comparison_plot(card: CardData) -> dict[str, str] | None:
-    """Cyber headline metrics: this model, the fuzzer baseline, other models and published results."""
-    from aslgate.report.plots import IntervalPoint, interval_plot
-
-    mine = {m.metric: m for m in card.metrics if not m.published}
-    pts: list[IntervalPoint] = []
-    for name in _CYBER_HEADLINES:
-        rows = [m for m in card.metrics if m.metric == name]
-        base = [m for m in card.baseline_metrics if m.metric == name]
-        others = [m for m in card.others if m.metric == name][:MAX_OTHERS]
-        if not rows and not others:
-            continue
-        group = _metric_label(name)
-        for m in rows:
-            pts.append(IntervalPoint(group, card.model + (" (published)" if m.published else ""), m.estimate, m.low,
-                                     m.high, "published" if m.published else "model"))  # fmt: skip
-        for m in base:
-            pts.append(IntervalPoint(group, m.model, m.estimate, m.low, m.high, "baseline"))
-        for m in others:
-            pts.append(
-                IntervalPoint(
-                    group, m.model, m.estimate, m.low, m.high, "published" if m.published else "other"
-                )
-            )
-    if not pts or (not mine and not card.others):
-        return None
-    return {"uri": interval_plot(pts, title="Cyber capability against the fuzzer baseline (95% intervals)"),
-            "alt": "cyber: headline metrics of this model, the fuzzer baseline, other models and published "
-                   "results, each with its 95% interval"}  # fmt: skip
 
 
 def _fuzzer_view(card: CardData) -> list[dict[str, Any]]:
@@ -765,16 +622,22 @@ def _context(card: CardData) -> dict[str, Any]:
         "lag": _lag_view(card),
         "costs": _cost_view(),
         "appendix": _appendix_view(card),
-        "families": _method_families(card),
+        "families": (families := _method_families(card)),
+        "method_templates": _method_templates(families),
         "catalogue": {name: spec.description for name, spec in METRICS.items()},
         "max_ids": MAX_IDS,
     }
 
 
-@lru_cache(maxsize=1)
 def _env() -> Environment:
+    """The template environment: the card's templates, then each registered suite's own."""
+    return _env_for(tuple(str(s.templates) for s in SUITES.values() if s.templates))
+
+
+@lru_cache(maxsize=4)
+def _env_for(suite_dirs: tuple[str, ...]) -> Environment:
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=FileSystemLoader([str(TEMPLATES), *suite_dirs]),
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

@@ -16,9 +16,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from aslgate.errors import UserError
-from aslgate.evidence import metrics_from_log, task_counts
+from aslgate.evidence import LogSummary, log_summary, task_counts, unread_log
 from aslgate.metrics import MetricRow, TaskCounts
 from aslgate.store.models import DeterminationRecord, EvalLogRecord, MetricRecord, PublishedRecord, Run
+from aslgate.suite import SuiteError
+from aslgate.suites import metric_rows, suite_of
 
 DEFAULT_DB = "sqlite:///aslgate.db"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -33,10 +35,11 @@ class IngestOutcome:
     """What happened to one log on ingest."""
 
     path: str
-    status: Literal["ingested", "duplicate", "error"]
+    status: Literal["ingested", "rederived", "duplicate", "error"]
     detail: str = ""
     metrics: int = 0
     counts: TaskCounts | None = None  # scored / errored / unscored samples of a readable log
+    summary: LogSummary | None = None  # what the log says (read once, here), for the card
 
 
 def resolve_url(url: str | None) -> str:
@@ -53,9 +56,26 @@ def _file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _record(r: MetricRow, log_id: int | None = None) -> MetricRecord:
-    rec = MetricRecord(model=r.model, metric=r.metric, k=r.k, n=r.n, estimate=r.estimate, low=r.low, high=r.high,
-                       sample_ids=r.sample_ids, errored=r.errored, unscored=r.unscored)  # fmt: skip
+_ROW = (
+    "model",
+    "metric",
+    "k",
+    "n",
+    "estimate",
+    "low",
+    "high",
+    "errored",
+    "unscored",
+)  # the columns a metric row and record share
+
+
+def _first(s: Session, table: type[Any], /, **equal: Any) -> Any:
+    """The first record of `table` whose columns equal the given values, or None."""
+    return s.scalars(select(table).filter_by(**equal)).first()
+
+
+def _record(r: MetricRow, log_id: int | None = None, derivation: int | None = None) -> MetricRecord:
+    rec = MetricRecord(**{c: getattr(r, c) for c in _ROW}, sample_ids=r.sample_ids, derivation=derivation)
     if log_id is not None:
         rec.log_id = log_id
     return rec
@@ -90,7 +110,7 @@ class Store:
     def run(self, name: str, config: dict[str, Any] | None = None) -> int:
         """The id of the run called `name`, created if new."""
         with Session(self.engine) as s, s.begin():
-            run = s.scalars(select(Run).where(Run.name == name)).first()
+            run = _first(s, Run, name=name)
             if run is None:
                 run = Run(name=name, config=config or {})
                 s.add(run)
@@ -98,7 +118,9 @@ class Store:
             return run.id
 
     def ingest_log(self, path: Path | str, run_id: int | None = None) -> IngestOutcome:
-        """Import one eval log and its metric rows in a single transaction (all or nothing)."""
+        """Record one eval log, its summary and the metric rows its suite derives from it, in a single
+        transaction (all or nothing). A log already stored keeps its rows unless its suite's derivation
+        version changed since: then its rows are derived again (status `rederived`)."""
         p = Path(path)
         try:
             digest = _file_sha256(p)
@@ -106,44 +128,59 @@ class Store:
         except Exception as e:  # Inspect raises many types for a corrupt or truncated log
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             return IngestOutcome(str(p), "error", f"unreadable eval log ({type(e).__name__}: {first})")
-        counts = task_counts(log, str(p.resolve()))
+        where = str(p.resolve())
+        try:
+            derivation = suite_of(log).derivation
+            rows = metric_rows(log, where)
+        except SuiteError as e:
+            return IngestOutcome(str(p), "error", f"no metric rows: {e}")
+        summary = log_summary(log, where)
+        counts = task_counts(log, where)
         with Session(self.engine) as s, s.begin():
-            existing = s.scalars(select(EvalLogRecord).where(EvalLogRecord.sha256 == digest)).first()
-            if existing is not None:
-                if run_id is not None and existing.run_id is None:
-                    existing.run_id = run_id
-                return IngestOutcome(
-                    str(p), "duplicate", f"already ingested as {existing.path}", counts=counts
-                )
-            rows = metrics_from_log(log, str(p.resolve()))
+            rec = _first(s, EvalLogRecord, sha256=digest)
+            if rec is not None:
+                if run_id is not None and rec.run_id is None:
+                    rec.run_id = run_id
+                stored = LogSummary.model_validate({**rec.summary, "path": rec.path}) if rec.summary else None
+                if rec.summary is not None and rec.derivation == derivation:
+                    return IngestOutcome(
+                        str(p), "duplicate", f"already ingested as {rec.path}", summary=stored, counts=counts
+                    )
+                rec.metrics.clear()  # stale rows (and the cross-log rows built on them: recomputed by assess)
+                s.flush()
+                rec.summary = summary.model_copy(update={"path": rec.path}).model_dump(mode="json")
+                rec.task_version, rec.derivation = log.eval.task_version, derivation
+                rec.metrics = [
+                    _record(r.model_copy(update={"log": rec.path}), derivation=derivation) for r in rows
+                ]
+                return IngestOutcome(str(p), "rederived", f"rows derived again (derivation {derivation})",
+                                     metrics=len(rows), summary=summary.model_copy(update={"path": rec.path}),
+                                     counts=counts)  # fmt: skip
             rec = EvalLogRecord(
                 sha256=digest,
-                path=str(p.resolve()),
+                path=where,
                 task=log.eval.task,
                 model=log.eval.model,
                 status=log.status,
                 samples=len(log.samples or []),
                 created=str(log.eval.created),
                 run_id=run_id,
+                task_version=log.eval.task_version,
+                summary=summary.model_dump(mode="json"),
+                derivation=derivation,
             )
-            rec.metrics = [_record(r) for r in rows]
+            rec.metrics = [_record(r, derivation=derivation) for r in rows]
             s.add(rec)
-        return IngestOutcome(str(p), "ingested", metrics=len(rows), counts=counts)
+        return IngestOutcome(str(p), "ingested", metrics=len(rows), summary=summary, counts=counts)
 
     def add_derived(self, rows: list[MetricRow]) -> None:
         """Store rows computed across logs (e.g. uplift), attached to the log named in each row; idempotent."""
         with Session(self.engine) as s, s.begin():
             for r in rows:
-                log = s.scalars(select(EvalLogRecord).where(EvalLogRecord.path == r.log)).first()
+                log = _first(s, EvalLogRecord, path=r.log)
                 if log is None:
                     raise StoreError(f"cannot attach {r.metric}: log {r.log} is not in the store")
-                old = s.scalars(
-                    select(MetricRecord).where(
-                        MetricRecord.log_id == log.id,
-                        MetricRecord.model == r.model,
-                        MetricRecord.metric == r.metric,
-                    )
-                ).first()
+                old = _first(s, MetricRecord, log_id=log.id, model=r.model, metric=r.metric)
                 if old is not None:
                     s.delete(old)
                     s.flush()
@@ -165,19 +202,11 @@ class Store:
                 q = q.where(EvalLogRecord.run_id == run_id)
             newest: dict[str, MetricRow] = {}
             for m, log in s.execute(q):
-                newest[m.metric] = MetricRow(
-                    model=m.model,
-                    metric=m.metric,
-                    k=m.k,
-                    n=m.n,
-                    estimate=m.estimate,
-                    low=m.low,
-                    high=m.high,
-                    log=log.path,
-                    sample_ids=list(m.sample_ids or []),
-                    errored=m.errored or 0,
-                    unscored=m.unscored or 0,
-                )
+                held = newest.get(m.metric)
+                if held is not None and (held.task_version or 0) > log.task_version:
+                    continue  # a newer task version wins; rows of different versions are never mixed
+                newest[m.metric] = MetricRow(**{c: getattr(m, c) for c in _ROW}, log=log.path,
+                                             sample_ids=list(m.sample_ids or []), task_version=log.task_version)  # fmt: skip
         rows = list(newest.values())
         if published if published is not None else run_id is None:
             rows += self.published(model)
@@ -196,13 +225,9 @@ class Store:
         with Session(self.engine) as s, s.begin():
             for r in results:
                 row = r.row()
-                rec = s.scalars(
-                    select(PublishedRecord).where(
-                        PublishedRecord.model == r.model,
-                        PublishedRecord.benchmark == r.benchmark,
-                        PublishedRecord.source_url == r.source_url,
-                    )
-                ).first()
+                rec = _first(
+                    s, PublishedRecord, model=r.model, benchmark=r.benchmark, source_url=r.source_url
+                )
                 if rec is None:
                     rec = PublishedRecord(model=r.model, benchmark=r.benchmark, source_url=r.source_url)
                     s.add(rec)
@@ -253,6 +278,57 @@ class Store:
             if run_id is not None:
                 q = q.where(EvalLogRecord.run_id == run_id)
             return list(s.scalars(q))
+
+    def log_summaries(self, model: str | None = None, run_id: int | None = None) -> list[LogSummary]:
+        """What each ingested log says, as recorded at ingest (oldest first); a log whose file is gone is
+        shown as `missing`, one stored before summaries were recorded is read once now."""
+        with Session(self.engine) as s:
+            q = select(EvalLogRecord).order_by(EvalLogRecord.created, EvalLogRecord.id)
+            if model:
+                q = q.where(EvalLogRecord.model == model)
+            if run_id is not None:
+                q = q.where(EvalLogRecord.run_id == run_id)
+            recs = [(r.path, r.model, r.summary) for r in s.scalars(q)]
+        out = []
+        for path, mod, summary in recs:
+            if not Path(path).is_file():
+                out.append(unread_log(path, mod, "missing"))
+            elif summary is not None:
+                out.append(LogSummary.model_validate({**summary, "path": path}))
+            else:
+                try:
+                    out.append(log_summary(read_eval_log(path), path))
+                except Exception:  # a corrupt or truncated log: keep it visible rather than fail
+                    out.append(unread_log(path, mod, "unreadable"))
+        return out
+
+    def all_published(self) -> list[PublishedRecord]:
+        """Every published result in the store (detached records, read-only); none if the table is absent."""
+        try:
+            with Session(self.engine, expire_on_commit=False) as s:
+                recs = list(s.scalars(select(PublishedRecord)))
+                s.expunge_all()
+                return recs
+        except SQLAlchemyError:
+            return []
+
+    def run_info(self, model: str, run_id: int | None = None) -> tuple[int | None, dict[str, Any]]:
+        """The run a card describes (given, else the model's latest determination's) and its stored
+        configuration ({} when unknown)."""
+        try:
+            with Session(self.engine) as s:
+                if run_id is None:
+                    q = (
+                        select(DeterminationRecord.run_id)
+                        .where(DeterminationRecord.model == model)
+                        .order_by(DeterminationRecord.id.desc())
+                        .limit(1)
+                    )
+                    run_id = s.scalars(q).first()
+                run = s.get(Run, run_id) if run_id is not None else None
+                return run_id, (dict(run.config or {}) if run is not None else {})
+        except SQLAlchemyError:
+            return run_id, {}
 
     def save_determination(self, model: str, body: dict[str, Any], run_id: int | None = None) -> None:
         with Session(self.engine) as s, s.begin():

@@ -39,6 +39,9 @@ class EvalLogRecord(Base):
     status: Mapped[str] = mapped_column(String(32))
     samples: Mapped[int] = mapped_column(Integer)
     created: Mapped[str] = mapped_column(String(64))  # the log's own eval.created timestamp
+    task_version: Mapped[int] = mapped_column(Integer, default=0)  # the log's Task(version=...)
+    summary: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # evidence.LogSummary, at ingest
+    derivation: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the suite derivation of its rows
     ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
     run: Mapped[Run | None] = relationship(back_populates="logs")
@@ -62,6 +65,8 @@ class MetricRecord(Base):
     sample_ids: Mapped[list] = mapped_column(JSON, default=list)
     errored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     unscored: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # the suite's derivation version the row was computed with (None: a row derived across logs, e.g. uplift)
+    derivation: Mapped[int | None] = mapped_column(Integer, nullable=True)
     log: Mapped[EvalLogRecord] = relationship(back_populates="metrics")
 
 
