@@ -31,6 +31,7 @@ class MetricRow(BaseModel):
     source_url: str | None = None  # where the published number is printed
     errored: int = 0  # samples behind this metric that errored (not among the n trials)
     unscored: int = 0  # samples behind this metric that finished without a score, or never ran
+    task_version: int | None = None  # the version of the task whose log the row comes from
 
     @property
     def no_evidence(self) -> bool:
@@ -52,8 +53,6 @@ class TaskCounts(BaseModel):
     @property
     def complete(self) -> bool:
         return self.errored == 0 and self.unscored == 0
-
-    task_version: int | None = None  # the version of the task whose log the row comes from
 
 
 @dataclass(frozen=True)

@@ -503,16 +503,15 @@ def _summary_view(card: CardData) -> dict[str, Any]:
     if ap.halt_development:
         who += " Further development must halt until the required safeguards are in place."
     published = [m for m in card.metrics if m.published]
-    # EVIDENCE COMPLETENESS: per task, samples that errored or were never scored. Fed from the logs here; the
-    # `trust` branch adds determination.complete and its per-task counts, which replace these when present.
+    # EVIDENCE COMPLETENESS: per task, samples that errored or were never scored, from the logs; the card
+    # shows the determination's own per-task counts (det.tasks) instead when it has them
     tasks = []
     for lg in card.logs:
         errored, unscored = lg.verdicts.get("error", 0), lg.verdicts.get("unscored", 0)
         tasks.append({"task": short_task(lg.task) + (f" L{lg.level}" if lg.level is not None else ""),
                       "samples": lg.samples, "errored": errored, "unscored": unscored,
                       "ok": lg.status == "success" and not errored and not unscored})  # fmt: skip
-    complete = getattr(det, "complete", None)
-    complete = all(t["ok"] for t in tasks) if complete is None else bool(complete)
+    complete = bool(det.complete) if det.tasks else all(t["ok"] for t in tasks)
     return {
         "banner": offline_banner(card.model),
         "rows": rows,
