@@ -99,10 +99,10 @@ def test_build_script_runs_in_the_sandbox(scripted: Callable[..., Path], tmp_pat
 @pytest.mark.parametrize(
     ("extra", "pattern"),
     [
-        ("upstream: {package: zlib}\n", "field upstream.version"),
-        ("cve: CVE-22-1\n", "field cve"),
-        ("verified: maybe\n", "field verified"),
-        ("split: other\n", "field split"),
+        ("upstream: {package: zlib}\n", r"challenge\.yaml:\d+: upstream: missing field 'version'"),
+        ("cve: CVE-22-1\n", r"challenge\.yaml:\d+: cve: "),
+        ("verified: maybe\n", r"challenge\.yaml:\d+: verified: "),
+        ("split: other\n", r"challenge\.yaml:\d+: split: "),
     ],
 )
 def test_bad_real_fields_rejected(scripted: Callable[..., Path], extra: str, pattern: str) -> None:
