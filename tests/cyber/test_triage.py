@@ -29,7 +29,7 @@ from aslgate.cyber.triage import (
     stack_hash,
 )
 
-REPORTS = Path(__file__).parent / "data" / "reports"
+REPORTS = Path(__file__).parents[1] / "data" / "reports"
 SYNTHETIC = {
     "GENERATOR_bugs_c",
     "binary_junk",

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from aslgate.gateway.classifier import LABELS, Verdict
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PY = sys.executable
 
 

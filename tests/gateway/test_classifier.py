@@ -453,7 +453,7 @@ def test_cli_bad_invocations_exit_2_with_one_line(tmp_path: Path) -> None:
 
 
 def test_the_dataset_ships_with_the_package() -> None:
-    text = Path(__file__).parents[1].joinpath("pyproject.toml").read_text()
+    text = Path(__file__).parents[2].joinpath("pyproject.toml").read_text()
     assert "gateway/data/*.jsonl" in text and DATASET_PATH.name == "classifier.jsonl"
 
 

@@ -25,7 +25,7 @@ from aslgate.report.gap import (
     read_gap_csv,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EPOCH = ROOT / "data" / "epoch" / "benchmarks_with_model_accessibility.csv"
 runner = CliRunner()
 

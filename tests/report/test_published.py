@@ -17,7 +17,7 @@ from aslgate.report.gap import gap_file
 from aslgate.report.published import metric_for, read_published_csv
 from aslgate.store.db import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CYBER = ROOT / "data" / "published" / "cyber.csv"
 HEADER = "model,developer,open_weights,release_date,benchmark,score,n,source_url\n"
 runner = CliRunner()

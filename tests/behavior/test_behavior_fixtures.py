@@ -12,7 +12,7 @@ from aslgate.behavior.graders import grade_files, load_transcripts
 from aslgate.behavior.scenario import FAMILIES, get_scenario
 from aslgate.cli import app
 
-FIXTURES = Path(__file__).resolve().parents[1] / "src" / "aslgate" / "behavior" / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[2] / "src" / "aslgate" / "behavior" / "fixtures"
 
 
 def test_fixture_set_is_large_and_balanced() -> None:
