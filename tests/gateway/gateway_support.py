@@ -282,7 +282,7 @@ class GatewayProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> GatewayProcess:
-        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{ROOT / 'tests'}"}
+        env = {**os.environ, "PYTHONPATH": f"{ROOT / 'src'}{os.pathsep}{Path(__file__).resolve().parent}"}
         self.log_path = Path(self.db_dir) / f"serve-{self.port}.log"
         self.log = self.log_path.open("w")
         self.proc = subprocess.Popen(self.args, env=env, stdout=self.log, stderr=subprocess.STDOUT, text=True)
