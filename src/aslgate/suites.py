@@ -131,9 +131,13 @@ def run_task(
     model_args: dict[str, Any] | None = None,
     max_retries: int | None = None,
     timeout: int | None = None,
+    ray: str | None = None,
+    ray_storage: str | None = None,
+    ray_group_size: int | None = None,
     **task_args: Any,
 ) -> SuiteResult:
-    """Run one suite task through Inspect and summarise its log (max_retries/timeout: Inspect's, per request)."""
+    """Run one suite task through Inspect and summarise its log (max_retries/timeout: Inspect's, per request;
+    `ray`: its samples as shards on a Ray cluster, merged into one log)."""
     from inspect_ai import eval
 
     if name not in TASKS:
@@ -145,6 +149,15 @@ def run_task(
         task = TASKS[name](**task_args)
     except (ValueError, TypeError) as e:
         raise SuiteError(f"{name}: {e}") from None
+    if ray:
+        from aslgate.assess import AssessConfig
+        from aslgate.scale.ray_runner import run_task_on_ray
+
+        cfg = AssessConfig(models=[model], baseline=None, epochs=epochs, limit=limit, model_args=model_args or {},
+                           max_retries=max_retries, timeout=timeout, ray=ray)  # fmt: skip
+        log = run_task_on_ray(name, task, task_args, cfg, str(log_dir), storage=ray_storage,
+                              group_size=ray_group_size)  # fmt: skip
+        return summarize_log(name, model, log)
     [log] = eval(
         task,
         log_format=LOG_FORMAT,

@@ -241,3 +241,23 @@ def test_ray_unreachable_is_one_line(tmp_path: Path) -> None:
                 "--ray", f"127.0.0.1:{_free_port()}")  # fmt: skip
     assert r.returncode == 2
     assert "cannot reach the Ray cluster" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_eval_on_ray_gives_the_local_eval_s_samples(tmp_path: Path, ray_cluster: str) -> None:
+    base = [sys.executable, "-m", "aslgate", "eval", "cyber-reproduce", "--challenge", IDS, "--level", "1"]
+    env = {**os.environ, "CI": "1"}
+    local = subprocess.run([*base, "--log-dir", str(tmp_path / "local")], env=env, capture_output=True,
+                           text=True, timeout=600)  # fmt: skip
+    assert local.returncode == 0, local.stderr[-3000:]
+    on_ray = subprocess.run([*base, "--log-dir", str(tmp_path / "ray"), "--ray", ray_cluster,
+                             "--ray-group-size", "1"], env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert on_ray.returncode == 0, on_ray.stderr[-3000:]
+    assert "1.000" in on_ray.stdout
+    merged = [p for p in (tmp_path / "ray").glob("*.eval")]
+    [log] = [read_eval_log(str(p)) for p in merged]
+    shards = list((tmp_path / "ray" / "ray-shards").rglob("*.eval"))
+    assert len(shards) == 3  # one shard per challenge
+    [local_path] = list((tmp_path / "local").glob("*.eval"))
+    want = read_eval_log(str(local_path))
+    verdicts = lambda lg: sorted((str(s.id), s.scores["poc_verified"].value) for s in lg.samples)  # noqa: E731
+    assert verdicts(log) == verdicts(want)

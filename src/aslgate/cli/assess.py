@@ -27,6 +27,14 @@ MaxRetries = Annotated[
 Timeout = Annotated[
     int | None, typer.Option("--timeout", min=1, help="Seconds a model request may take, retries included.")
 ]
+RayAddress = Annotated[
+    str | None, typer.Option("--ray", help="Run the shards on Ray: 'auto', a cluster address, or 'local'.")
+]
+RayStorage = Annotated[
+    str | None,
+    typer.Option("--ray-storage", help="Shard logs: a directory every node sees, or an fsspec URL."),
+]
+RayGroupSize = Annotated[int | None, typer.Option("--ray-group-size", min=1, help="Samples per Ray shard.")]
 
 
 @app.command("eval")
@@ -54,6 +62,9 @@ def eval_cmd(
     ] = None,
     max_retries: MaxRetries = None,
     timeout: Timeout = None,
+    ray: RayAddress = None,
+    ray_storage: RayStorage = None,
+    ray_group_size: RayGroupSize = None,
 ) -> None:
     """Run one suite task through Inspect and print its results (exit 3 if any sample errored or went unscored)."""
     from aslgate.suites import DEFAULT_MODEL, run_task
@@ -68,13 +79,16 @@ def eval_cmd(
         epochs=epochs,
         model_args=margs,
         level=level,
-        challenges=challenge,
+        challenges=split_values(challenge) or None,
         split=split,
         scenarios=split_values(scenario) or None,
         families=split_values(family) or None,
         judge=judge,
         max_retries=max_retries,
         timeout=timeout,
+        ray=ray,
+        ray_storage=ray_storage,
+        ray_group_size=ray_group_size,
     )
     table = Table("task", "model", "samples", "accuracy", "verdicts")
     acc = "-" if result.accuracy is None else f"{result.accuracy:.3f}"
@@ -140,17 +154,9 @@ def assess_cmd(
         str | None,
         typer.Option("--db", help="SQLAlchemy URL or SQLite path (default: ASLGATE_DB or ./aslgate.db)."),
     ] = None,
-    ray: Annotated[
-        str | None,
-        typer.Option("--ray", help="Run the shards on Ray: 'auto', a cluster address, or 'local'."),
-    ] = None,
-    ray_storage: Annotated[
-        str | None,
-        typer.Option("--ray-storage", help="Shard logs: a directory every node sees, or an fsspec URL."),
-    ] = None,
-    ray_group_size: Annotated[
-        int | None, typer.Option("--ray-group-size", min=1, help="Samples per Ray shard.")
-    ] = None,
+    ray: RayAddress = None,
+    ray_storage: RayStorage = None,
+    ray_group_size: RayGroupSize = None,
     max_retries: MaxRetries = None,
     timeout: Timeout = None,
 ) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,8 @@ from pydantic import BaseModel
 from aslgate.errors import UserError
 
 if TYPE_CHECKING:
+    from inspect_ai import Task
+
     from aslgate.assess import AssessConfig
 
 # What one shard asks Ray for, per suite: a cyber shard runs compilers, sanitizers and the fuzzer in
@@ -61,6 +64,7 @@ class Shard(BaseModel):
     sample_ids: list[str | int]
     log_dir: str
     task_metadata: dict[str, Any] = {}  # the task's metadata (suite, family, level): names its metrics
+    eval_task: dict[str, Any] | None = None  # `aslgate eval`: {"name", "args"} of the one task (else assess)
 
 
 @dataclass
@@ -98,28 +102,43 @@ def plan_shards(cfg: AssessConfig, storage: str, group_size: int | None = None) 
     """Cut every (model, task) of the config into sample groups (after --limit, in dataset order)."""
     from aslgate.assess import build_tasks
 
-    shards: list[Shard] = []
-    for model in cfg.all_models():
-        for suite, task in build_tasks(cfg, model):
-            ids = [s.id for s in task.dataset if s.id is not None]
-            if cfg.limit is not None:
-                ids = ids[: cfg.limit]
-            if not ids:
-                continue
-            size = group_size or max(1, math.ceil(len(ids) / 4))
-            for i in range(0, len(ids), size):
-                sid = f"{_slug(model)}/{_slug(task.name)}/{i // size:03d}"
-                shards.append(
-                    Shard(
-                        id=sid,
-                        model=model,
-                        suite=suite,
-                        task=task.name,
-                        sample_ids=ids[i : i + size],
-                        log_dir=_join(storage, *sid.split("/")),
-                        task_metadata=dict(task.metadata or {}),
-                    )
-                )
+    return [
+        sh
+        for model in cfg.all_models()
+        for suite, task in build_tasks(cfg, model)
+        for sh in _task_shards(model, suite, task, cfg.limit, storage, group_size)
+    ]
+
+
+def _task_shards(
+    model: str,
+    suite: str,
+    task: Task,
+    limit: int | None,
+    storage: str,
+    group_size: int | None,
+    eval_task: dict[str, Any] | None = None,
+) -> list[Shard]:
+    """One task's samples (after --limit, in dataset order) cut into groups."""
+    ids = [s.id for s in task.dataset if s.id is not None]
+    if limit is not None:
+        ids = ids[:limit]
+    size = group_size or max(1, math.ceil(len(ids) / 4))
+    shards = []
+    for i in range(0, len(ids), size):
+        sid = f"{_slug(model)}/{_slug(task.name)}/{i // size:03d}"
+        shards.append(
+            Shard(
+                id=sid,
+                model=model,
+                suite=suite,
+                task=task.name,
+                sample_ids=ids[i : i + size],
+                log_dir=_join(storage, *sid.split("/")),
+                task_metadata=dict(task.metadata or {}),
+                eval_task=eval_task,
+            )
+        )
     return shards
 
 
@@ -138,7 +157,12 @@ def run_shard(cfg_json: dict[str, Any], shard_json: dict[str, Any]) -> dict[str,
         os.makedirs(shard.log_dir, exist_ok=True)
         with open(os.path.join(shard.log_dir, "worker.pid"), "a") as f:
             f.write(f"{os.getpid()}\n")  # one line per attempt: lets tests and operators find the worker
-    [task] = [t for s, t in build_tasks(cfg, shard.model) if t.name == shard.task and s == shard.suite]
+    if shard.eval_task is not None:
+        from aslgate.suites import TASKS
+
+        task = TASKS[shard.eval_task["name"]](**shard.eval_task["args"])
+    else:
+        [task] = [t for s, t in build_tasks(cfg, shard.model) if t.name == shard.task and s == shard.suite]
     model = get_model(shard.model, **cfg.args_for(shard.model))
     _, logs = eval_set(
         [task_with(task, model=model)],
@@ -221,9 +245,22 @@ def run_on_ray(
     progress: Callable[[int, int, ShardOutcome], None] | None = None,
 ) -> RayRun:
     """Run the config's evals as Ray shards and merge them into one log per (model, task) in merged_dir."""
+    return run_shards(
+        cfg, plan_shards(cfg, storage, group_size), merged_dir, address=address, progress=progress
+    )
+
+
+def run_shards(
+    cfg: AssessConfig,
+    shards: list[Shard],
+    merged_dir: str,
+    *,
+    address: str = "auto",
+    progress: Callable[[int, int, ShardOutcome], None] | None = None,
+) -> RayRun:
+    """Run planned shards as Ray tasks and merge them into one log per (model, task) in merged_dir."""
     import ray
 
-    shards = plan_shards(cfg, storage, group_size)
     run = RayRun(startup_s=_connect(address, cfg))
     remote = ray.remote(run_shard)
     cfg_json = cfg.model_dump(mode="json")
@@ -419,3 +456,29 @@ def run_assessment_on_ray(
         )
     complete = not run.failed and all(lg.status == "success" for lg in run.logs)
     return complete, run.logs
+
+
+def run_task_on_ray(
+    name: str,
+    task: Task,
+    task_args: dict[str, Any],
+    cfg: AssessConfig,
+    log_dir: str,
+    *,
+    storage: str | None = None,
+    group_size: int | None = None,
+) -> EvalLog:
+    """`aslgate eval TASK --ray`: one task's samples as Ray shards, merged into one log in log_dir."""
+    [model] = cfg.models
+    storage = storage or _join(log_dir, "ray-shards")
+    suite = str((task.metadata or {}).get("suite", "cyber"))
+    shards = _task_shards(model, suite, task, cfg.limit, storage, group_size,
+                          eval_task={"name": name, "args": task_args})  # fmt: skip
+    if "://" not in log_dir:
+        os.makedirs(log_dir, exist_ok=True)
+    run = run_shards(cfg, shards, log_dir, address=cfg.ray or "auto")
+    for o in run.failed:
+        print(f"shard failed {o.shard.id}: {o.error}", file=sys.stderr)
+    if not run.logs:
+        raise RayError(f"{name}: no shard produced a log")
+    return run.logs[0]
