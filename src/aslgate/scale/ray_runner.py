@@ -441,6 +441,7 @@ def run_assessment_on_ray(
             if o.error:
                 console.print(f"[red]shard failed[/red] {o.shard.id}: {o.error}", highlight=False)
 
+        started = time.perf_counter()
         run = run_on_ray(
             cfg,
             storage,
@@ -449,9 +450,11 @@ def run_assessment_on_ray(
             group_size=cfg.ray_group_size,
             progress=progress,
         )
+        elapsed = time.perf_counter() - started
     if not quiet or run.failed:
         console.print(
-            f"ray: {len(run.shards)} shards, {len(run.failed)} failed; cluster start-up {run.startup_s:.1f} s",
+            f"ray: {len(run.shards)} shards, {len(run.failed)} failed, in {elapsed:.1f} s; "
+            f"cluster start-up {run.startup_s:.1f} s",
             highlight=False,
         )
     complete = not run.failed and all(lg.status == "success" for lg in run.logs)
