@@ -553,17 +553,9 @@ class Gateway:
         await self.finish(t, code, "error", 0, 0, err.message)
         return err.response()
 
-    async def plain(self, t: Ticket, payload: dict[str, Any], policy: LoadedPolicy) -> Response:
-        assert self.upstream is not None
-        payload.pop("stream_options", None)
-        try:
-            resp = await self.upstream.post("/chat/completions", payload)
-        except UpstreamDown as e:
-            await self.finish(t, 502, "error", 0, 0, f"upstream unreachable: {e}")
-            return ApiError(
-                502, "the upstream model is unreachable", "upstream_error", "upstream_unavailable"
-            ).response()
-        except UpstreamTimeout:
+    async def _unreachable(self, t: Ticket, e: UpstreamDown | UpstreamTimeout) -> Response:
+        """502 when the upstream cannot be reached, 504 when it did not answer in time; nothing billed."""
+        if isinstance(e, UpstreamTimeout):
             await self.finish(t, 504, "error", 0, 0, "upstream timed out")
             return ApiError(
                 504,
@@ -571,6 +563,18 @@ class Gateway:
                 "upstream_error",
                 "upstream_timeout",
             ).response()
+        await self.finish(t, 502, "error", 0, 0, f"upstream unreachable: {e}")
+        return ApiError(
+            502, "the upstream model is unreachable", "upstream_error", "upstream_unavailable"
+        ).response()
+
+    async def plain(self, t: Ticket, payload: dict[str, Any], policy: LoadedPolicy) -> Response:
+        assert self.upstream is not None
+        payload.pop("stream_options", None)
+        try:
+            resp = await self.upstream.post("/chat/completions", payload)
+        except (UpstreamDown, UpstreamTimeout) as e:
+            return await self._unreachable(t, e)
         if resp.status_code != 200:
             return await self._upstream_error(t, resp.status_code, resp.content)
         try:
@@ -612,19 +616,8 @@ class Gateway:
         payload["stream_options"] = {**client_opts, "include_usage": True}  # we bill by the upstream's count
         try:
             resp = await self.upstream.open_stream("/chat/completions", payload)
-        except UpstreamDown as e:
-            await self.finish(t, 502, "error", 0, 0, f"upstream unreachable: {e}")
-            return ApiError(
-                502, "the upstream model is unreachable", "upstream_error", "upstream_unavailable"
-            ).response()
-        except UpstreamTimeout:
-            await self.finish(t, 504, "error", 0, 0, "upstream timed out")
-            return ApiError(
-                504,
-                f"the upstream model did not answer within {self.settings.upstream_timeout:g} s",
-                "upstream_error",
-                "upstream_timeout",
-            ).response()
+        except (UpstreamDown, UpstreamTimeout) as e:
+            return await self._unreachable(t, e)
         if resp.status_code != 200:
             try:
                 raw = await resp.aread()

@@ -15,6 +15,7 @@ import os
 import re
 import sys
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -354,7 +355,14 @@ def _shard_log(o: ShardOutcome) -> EvalLog | None:
     for info in infos:
         try:
             return read_eval_log(info)
-        except Exception:  # a log cut off mid-write by the dying worker: its samples count as errored
+        except (
+            OSError,
+            EOFError,
+            KeyError,
+            ValueError,
+            zipfile.BadZipFile,
+        ):  # cut off mid-write by the dying
+            # worker: its samples count as errored
             continue
     return None
 
